@@ -1,0 +1,75 @@
+#pragma once
+// The broker's configuration, loaded from one YAML file per node and validated at start.
+// Every key is listed in README.md's configuration reference. An unknown key, a wrong type
+// or a bad value is a config_error naming the file, the line and the reason.
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace tandem::broker {
+
+struct endpoint {
+  std::string host;  // e.g. "127.0.0.1", "0.0.0.0", "::1"
+  std::uint16_t port = 0;
+  std::string to_string() const;  // "host:port" ("[::1]:port" for IPv6)
+};
+
+enum class dlq_strategy { individual, shared };  // DLQ.<name> per queue, or one ActiveMQ.DLQ
+
+struct config {
+  std::string source_file;  // where it was loaded from (for messages)
+
+  struct node_t {
+    std::string name;  // required; e.g. "node-1"
+  } node;
+
+  struct storage_t {
+    std::string path;                           // required: the journal directory
+    std::uint64_t segment_bytes = 64ull << 20;  // "64MiB"
+    std::uint64_t max_bytes = 0;                // store size limit, 0 = unlimited ("10GiB")
+    std::uint64_t checkpoint_every_bytes = 256ull << 20;
+  } storage;
+
+  struct listeners_t {
+    endpoint stomp;  // required
+  } listeners;
+
+  struct limits_t {
+    std::uint64_t max_frame_bytes = 10ull << 20;  // whole frame: headers + body
+    std::uint32_t max_headers = 1000;
+    std::uint32_t max_header_bytes = 8192;        // one header line
+    std::uint32_t max_connections = 10000;
+    std::uint64_t max_memory_bytes = 512ull << 20;  // message bodies kept in memory
+  } limits;
+
+  struct stomp_t {
+    // Heart-beat intervals the broker offers in CONNECTED (ms); 0 disables that direction.
+    std::uint32_t heartbeat_send_ms = 10000;
+    std::uint32_t heartbeat_receive_ms = 10000;
+    std::uint32_t default_prefetch = 1000;  // when a SUBSCRIBE has no activemq.prefetchSize
+  } stomp;
+
+  struct delivery_t {
+    std::uint32_t max_redeliveries = 6;  // then to the dead-letter queue (ActiveMQ's default)
+    dlq_strategy dead_letter = dlq_strategy::individual;
+    std::string shared_dlq = "ActiveMQ.DLQ";
+    bool expired_to_dlq = true;          // expired persistent messages go to the DLQ
+  } delivery;
+
+  struct log_t {
+    std::string level = "info";
+  } log;
+};
+
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Loads and validates; throws config_error("FILE:LINE: KEY: reason").
+config load_config(const std::string& path);
+// Same, from text (tests); `name` stands in for the file name in messages.
+config parse_config(const std::string& yaml_text, const std::string& name);
+
+}  // namespace tandem::broker

@@ -1,0 +1,196 @@
+#pragma once
+// The message store: the durable state of a broker, kept as a journal of records in
+// segment files plus periodic checkpoints of the in-memory index.
+//
+// The store knows messages, "containers" and producers; it knows nothing of STOMP or of
+// dispatch. A container is a named list of pending message references: a queue
+// ("/queue/orders") or a durable topic subscription ("durable:<client-id>:<name>"). A message
+// is journaled once and referenced by one or more containers; it is dead (and its bytes
+// reclaimable) when no container references it any more.
+//
+// Threading: every public member is called from ONE thread (the broker's event loop).
+// Appends are handed to an internal writer thread that gathers every append arriving while
+// the previous fsync runs, writes them in one call and fsyncs once (group commit). The
+// completion callback of each write runs ON THE WRITER THREAD after its bytes are durable
+// (or with the error that made them not durable); keep it short, e.g. post to an executor.
+//
+// Durability contract: when a completion runs with no error, the record and every record
+// written before it survive a crash of the process or the host. The in-memory index is
+// updated at call time (before durability), so reads observe writes immediately.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/named_type.h"
+#include "common/result.h"
+#include "storage/file_system.h"
+
+namespace tandem::storage {
+
+// Store-wide message sequence, assigned by the store, strictly increasing, never reused.
+using message_seq = named_type<std::uint64_t, struct message_seq_tag>;
+// Fencing epoch of the writer (the lease's epoch). Single-node deployments use 1.
+using epoch_t = named_type<std::uint64_t, struct epoch_tag>;
+
+struct message_header {
+  std::string key;
+  std::string value;
+  bool operator==(const message_header&) const = default;
+};
+
+struct message_record {
+  message_seq seq{};                    // assigned by the store on write
+  std::string destination;              // as sent, e.g. "/queue/orders" or "/topic/prices"
+  std::vector<std::string> containers;  // containers the message is pending in
+  std::string producer_id;              // empty: not subject to duplicate detection
+  std::uint64_t producer_seq = 0;       // sequence within producer_id
+  std::uint8_t priority = 4;            // 0..9
+  std::int64_t timestamp_ms = 0;        // wall-clock ms when the broker accepted it
+  std::int64_t expires_ms = 0;          // wall-clock ms; 0 = never
+  std::vector<message_header> headers;  // application headers, in order
+  std::string body;
+};
+
+// A durable topic subscription survives restarts; its container is `container`.
+struct durable_subscription {
+  std::string container;  // "durable:<client-id>:<subscription-name>"
+  std::string client_id;
+  std::string name;
+  std::string topic;      // "/topic/..."
+  std::string selector;   // empty: none
+};
+
+// What one pending reference looks like after recovery: enough to order and filter
+// without reading the body. Read the rest with store::read_message().
+struct pending_ref {
+  message_seq seq{};
+  std::uint8_t priority = 4;
+  std::int64_t expires_ms = 0;
+  std::uint32_t size = 0;  // bytes of headers + body, for accounting
+};
+
+// The state rebuilt by open(): newest checkpoint plus the journal tail after it.
+struct recovered_state {
+  // Every container with at least one pending message (and every durable subscription's
+  // container, even if empty), references in ascending seq order.
+  std::map<std::string, std::vector<pending_ref>> containers;
+  std::vector<durable_subscription> durable_subscriptions;
+  std::uint64_t records_replayed = 0;  // journal records read after the checkpoint
+  std::uint64_t corrupt_records_skipped = 0;
+  double recovery_ms = 0;
+};
+
+// One atomic unit of change. Several operations in one batch are journaled as a
+// transaction (begin / ops / commit): after a crash either all of them apply or none.
+class batch {
+ public:
+  // The store fills in `m.seq` when the batch is written; it is visible through seqs().
+  void add_message(message_record m) { ops_.push_back({op_kind::add, std::move(m), {}, {}, {}}); }
+  // Adds a reference to an already stored message (e.g. moving it to a dead-letter queue).
+  void add_ref(std::string container, message_seq seq) { ops_.push_back({op_kind::add_ref, {}, std::move(container), seq, {}}); }
+  // Removes a reference (acknowledged, expired, purged, moved away).
+  void remove_ref(std::string container, message_seq seq) { ops_.push_back({op_kind::remove_ref, {}, std::move(container), seq, {}}); }
+  void add_subscription(durable_subscription s) { ops_.push_back({op_kind::add_sub, {}, {}, {}, std::move(s)}); }
+  // Removes the subscription and every reference its container still holds.
+  void remove_subscription(std::string container) { ops_.push_back({op_kind::remove_sub, {}, std::move(container), {}, {}}); }
+
+  bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+
+  enum class op_kind { add, add_ref, remove_ref, add_sub, remove_sub };
+  struct op {
+    op_kind kind;
+    message_record message;  // add
+    std::string container;   // add_ref, remove_ref, remove_sub
+    message_seq seq{};       // add_ref, remove_ref
+    durable_subscription subscription;  // add_sub
+  };
+  std::vector<op>& ops() { return ops_; }
+  const std::vector<op>& ops() const { return ops_; }
+
+ private:
+  std::vector<op> ops_;
+};
+
+struct store_options {
+  std::string directory;                         // path inside the file system
+  epoch_t epoch{1};                              // writer's fencing epoch
+  std::uint64_t segment_bytes = 64ull << 20;     // roll to a new segment past this
+  std::uint64_t max_store_bytes = 0;             // 0 = unlimited; else refuse adds past it
+  std::uint64_t checkpoint_every_bytes = 256ull << 20;  // journal bytes between checkpoints
+  double compact_below_live_ratio = 0.2;         // rewrite a segment's live messages when
+                                                 // fewer than this fraction of its bytes live
+  std::uint32_t producer_window = 4096;          // recent producer_seqs remembered per producer
+};
+
+struct store_stats {
+  std::uint64_t segments = 0;
+  std::uint64_t bytes_on_disk = 0;
+  std::uint64_t live_messages = 0;
+  std::uint64_t appends = 0;       // records written
+  std::uint64_t fsyncs = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t checkpoints = 0;
+  std::uint64_t segments_deleted = 0;
+  std::uint64_t segments_compacted = 0;
+};
+
+using completion = std::function<void(std::error_code)>;
+
+class store {
+ public:
+  // Recovers the directory (creating it when empty) and starts the writer thread.
+  // A torn tail is the end of the log; a corrupt record in the middle is reported
+  // (logged, counted in recovered_state) and skipped.
+  static result<std::unique_ptr<store>> open(file_system& fs, store_options options);
+  virtual ~store() = default;
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  virtual const recovered_state& recovered() const = 0;
+
+  // Journals the batch. Assigns seqs to added messages (readable from the batch after the
+  // call). Returns an error without writing anything when the store size limit would be
+  // exceeded by added messages (errc::store_full) or the store is closed/failed.
+  // `done` runs on the writer thread once the batch is durable.
+  virtual std::error_code write(batch& b, completion done) = 0;
+
+  // Reads a stored message (headers and body) back from the journal.
+  virtual result<message_record> read_message(message_seq seq) = 0;
+
+  // Duplicate detection: true if (producer_id, producer_seq) was already stored. The
+  // store remembers the newest `producer_window` seqs of every producer, across restarts.
+  virtual bool is_duplicate(const std::string& producer_id, std::uint64_t producer_seq) const = 0;
+
+  virtual store_stats stats() const = 0;
+
+  // Flushes pending appends, writes a checkpoint if anything changed, stops the writer.
+  // Further writes fail with errc::closed.
+  virtual void close() = 0;
+
+ protected:
+  store() = default;
+};
+
+enum class errc {
+  store_full = 1,      // the configured store size limit is reached
+  closed,              // the store was closed or failed
+  corrupt,             // a record failed its CRC or could not be decoded
+  not_found,           // no such message
+  io_error,            // the file system failed; message has the detail
+};
+const std::error_category& store_category();
+inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), store_category()}; }
+
+}  // namespace tandem::storage
+
+template <>
+struct std::is_error_code_enum<tandem::storage::errc> : std::true_type {};
