@@ -1,0 +1,47 @@
+#pragma once
+// The workloads tandem-bench runs against a broker over STOMP. Each opens its own connections
+// (failover::stomp_connection, one per thread), runs to completion and returns its figures, or
+// the first error any connection met (an ERROR frame, a receipt that never came).
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "tools/bench_stats.h"
+
+namespace tandem::bench {
+
+struct options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 61613;
+  std::string login;
+  std::string passcode;
+  std::string destination;     // default: /queue/bench.<pid> (or /topic/... for fanout)
+  std::uint64_t count = 0;     // 0: the workload's default
+  double duration_s = 0;       // latency/producers: run this long instead of --count
+  std::size_t size = 1024;     // body bytes
+  std::uint64_t warmup = 0;    // per producer/consumer, sent/received but not timed
+  bool persistent = true;
+  int producers = 8;
+  int subscribers = 8;
+  int prefetch = 0;            // activemq.prefetchSize on SUBSCRIBE; 0: broker default
+  std::uint64_t window = 1000; // fanout: producer waits for a receipt every this many messages
+  double hold_s = 10;          // connections: how long to hold them open
+  int timeout_ms = 30000;      // per receipt / message wait
+  bool progress = false;
+};
+
+// (a)/(b): `producers` connections, each sending and waiting for a receipt per message.
+result<report> run_producers(const options& o, const std::string& name);
+// (c): all messages pipelined, the last with a receipt; time until that receipt.
+result<report> run_stream(const options& o, const std::string& name);
+// (d): one client-individual consumer acking every message until `count` are received.
+result<report> run_drain(const options& o);
+// 1 producer, `subscribers` topic subscribers; delivered messages per second.
+result<report> run_fanout(const options& o);
+// Opens `count` idle STOMP connections, holds them, checks they still answer.
+result<report> run_connections(const options& o);
+// Retries CONNECT + DISCONNECT-receipt until it succeeds (restart-time measurement).
+result<report> run_probe(const options& o);
+
+}  // namespace tandem::bench
