@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Tandem is built and tested with. Idempotent: when every
+# package is already installed it touches nothing (no apt-get, no network, no root needed).
+#
+#   sudo bash scripts/install-deps.sh
+set -euo pipefail
+
+# The one list of packages. Add a new dependency here, nowhere else.
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config
+  # libraries (all header or -dev packages from Debian 12)
+  libasio-dev libssl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev catch2 libnfs-dev
+  nlohmann-json3-dev libcli11-dev
+  # end-to-end tests: real stomp.py clients, pytest, process and network tools
+  python3 python3-stomp python3-pytest procps iproute2
+)
+
+# A package counts as present only in state "installed" (not "config-files" after a remove).
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}\n' "$pkg" 2>/dev/null || true)
+  if ! grep -qx installed <<<"$status"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages are installed"
+  exit 0
+fi
+
+echo "install-deps: missing: ${missing[*]}"
+if [[ $EUID -ne 0 ]]; then
+  echo "install-deps: installing packages needs root; run: sudo bash scripts/install-deps.sh" >&2
+  exit 1
+fi
+echo "install-deps: apt-get update"
+apt-get update
+echo "install-deps: apt-get install ${missing[*]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
