@@ -1,0 +1,82 @@
+"""Durable topic subscriptions: client-id + activemq.subscriptionName."""
+
+import tandem_harness as th
+
+DURABLE = {"activemq.subscriptionName": "s1"}
+
+
+def register_and_go_offline(broker, clients, client_id="c1"):
+    c = clients.new(broker, client_id=client_id)
+    c.subscribe("/topic/t", "1", headers=DURABLE)
+    c.disconnect()
+
+
+def come_back(broker, clients, client_id="c1"):
+    c = clients.new(broker, client_id=client_id)
+    c.subscribe("/topic/t", "1", headers=DURABLE)
+    return c
+
+
+def test_messages_sent_while_offline_are_delivered_on_resubscribe(broker, clients):
+    register_and_go_offline(broker, clients)
+    p = clients.new(broker)
+    for i in range(5):
+        p.send("/topic/t", f"offline-{i}", persistent=True)
+    c = come_back(broker, clients)
+    assert [m.body for m in c.listener.wait_for(5)] == [f"offline-{i}" for i in range(5)]
+    p.send("/topic/t", "online")
+    c.listener.wait_for_body("online")
+    assert c.listener.bodies()[-1] == "online" and len(c.listener.bodies()) == 6
+
+
+def test_offline_messages_survive_a_broker_crash_and_restart(broker, clients):
+    register_and_go_offline(broker, clients)
+    p = clients.new(broker)
+    for i in range(5):
+        p.send("/topic/t", f"offline-{i}", persistent=True)
+    p.drop()
+    broker.kill9()
+    broker.restart()
+    c = come_back(broker, clients)
+    assert [m.body for m in c.listener.wait_for(5)] == [f"offline-{i}" for i in range(5)]
+
+
+def test_subscription_registered_before_restart_keeps_collecting_after_it(broker, clients):
+    register_and_go_offline(broker, clients)
+    broker.restart()  # SIGTERM, then start on the same storage
+    clients.new(broker).send("/topic/t", "after-restart", persistent=True)
+    c = come_back(broker, clients)
+    assert c.listener.wait_for(1)[0].body == "after-restart"
+
+
+def test_acked_durable_messages_are_not_redelivered(broker, clients):
+    register_and_go_offline(broker, clients)
+    clients.new(broker).send("/topic/t", "once", persistent=True)
+    c = come_back(broker, clients)
+    assert c.listener.wait_for(1)[0].body == "once"
+    c.disconnect()
+    c = come_back(broker, clients)
+    clients.new(broker).send("/topic/t", "SENTINEL", persistent=True)
+    c.listener.wait_for_body("SENTINEL")
+    assert c.listener.bodies() == ["SENTINEL"]
+
+
+def test_two_durable_subscribers_each_get_every_message(broker, clients):
+    register_and_go_offline(broker, clients, "c1")
+    register_and_go_offline(broker, clients, "c2")
+    clients.new(broker).send("/topic/t", "fanout", persistent=True)
+    for cid in ("c1", "c2"):
+        assert come_back(broker, clients, cid).listener.wait_for(1)[0].body == "fanout"
+
+
+def test_unsubscribe_with_subscription_name_deletes_the_durable_subscription(broker, clients):
+    register_and_go_offline(broker, clients)
+    c = come_back(broker, clients)
+    c.unsubscribe("1", headers=DURABLE)
+    c.disconnect()
+    p = clients.new(broker)
+    p.send("/topic/t", "while-deleted", persistent=True)
+    c = come_back(broker, clients)  # a brand-new subscription from here on
+    p.send("/topic/t", "after-resubscribe", persistent=True)
+    c.listener.wait_for_body("after-resubscribe")
+    assert c.listener.bodies() == ["after-resubscribe"]
