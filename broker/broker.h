@@ -1,0 +1,134 @@
+#pragma once
+// The broker core: destinations, subscriptions, dispatch, acknowledgements, transactions,
+// redelivery and dead-lettering, on top of the message store. Protocol-neutral: the STOMP
+// session (and later MQTT, AMQP) translate their frames into these calls.
+//
+// Threading: single-threaded on the event loop given to the constructor. Store completions
+// arrive on the journal's writer thread and are posted back to that loop.
+//
+// Durability: a persistent message is handed to consumers only after its record is durable,
+// and the `done` callback of send()/commit() (which a session turns into a RECEIPT) runs only
+// then. Acknowledgements remove references in the journal; their `done` also waits for it.
+
+#include <asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/config.h"
+#include "broker/container.h"
+#include "broker/message.h"
+#include "broker/subscription.h"
+#include "common/result.h"
+#include "storage/store.h"
+
+namespace tandem::broker {
+
+using done_fn = std::function<void(const tandem::error&)>;
+
+// Work a client has done inside a transaction, applied at commit, discarded at abort.
+struct transaction {
+  std::vector<message_ptr> sends;
+  struct ack {
+    std::string subscription_id;  // to give it back on abort if the subscription still exists
+    subscription* sub;
+    std::string source_name;  // its container, looked up again: it may be gone by then
+    inflight delivery;
+  };
+  std::vector<ack> acks;
+};
+
+struct broker_stats {
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t resident_bytes = 0;
+};
+
+class broker {
+ public:
+  broker(asio::io_context& io, const config& cfg, storage::store& store);
+  broker(const broker&) = delete;
+  broker& operator=(const broker&) = delete;
+
+  // Rebuilds queues and durable subscriptions from the store's recovered state.
+  void recover();
+
+  // Routes a message to its destination. For a persistent message `done` runs once it is
+  // durable (or with the error that refused it, e.g. the store limit). A message whose
+  // (producer_id, producer_seq) was already stored is not stored again; `done` reports
+  // success so the client gets its receipt.
+  void send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done);
+
+  // Attaches `sub` to a destination. Durable topic subscriptions need a client id.
+  // `done` runs once a new durable subscription is journaled.
+  tandem::error subscribe(subscription& sub, const std::string& destination,
+                          const std::string& client_id, const std::string& durable_name, done_fn done);
+  // Detaches; unacknowledged messages go back for redelivery. `destroy_durable` deletes a
+  // durable subscription and its pending messages.
+  void unsubscribe(subscription& sub, bool destroy_durable);
+  // Deletes an inactive durable subscription by client id and name (UNSUBSCRIBE of a
+  // subscription that is not attached). Returns false if there is none.
+  bool destroy_durable(const std::string& client_id, const std::string& name);
+
+  // Acknowledges the delivery `ack_id` (and, if cumulative, every earlier one of `sub`).
+  // Inside a transaction the acknowledgement is held until commit. False if unknown.
+  bool acknowledge(subscription& sub, std::uint64_t ack_id, bool cumulative, transaction* tx, done_fn done);
+  // Gives a delivery back for redelivery (or to the dead-letter queue past the limit).
+  bool reject(subscription& sub, std::uint64_t ack_id, done_fn done);
+
+  void commit(transaction& tx, done_fn done);
+  // `find_sub` resolves a subscription id of the session; null if it was closed.
+  void abort(transaction& tx, const std::function<subscription*(const std::string&)>& find_sub);
+
+  // --- called by containers during dispatch ---
+  // Delivers one entry to `sub`; false if the message could not be delivered (expired or
+  // unreadable; it has been dealt with).
+  bool deliver(container& from, subscription& sub, queued entry);
+  // Reads a recovered message's headers and body back from the journal.
+  bool ensure_loaded(message& m);
+  // Removes an entry for good without delivering it (logged with `why`).
+  void discard(container& from, queued entry, const char* why);
+
+  container* find_container(const std::string& name);
+  const std::map<std::string, std::unique_ptr<container>>& containers() const { return containers_; }
+  const broker_stats& stats() const { return stats_; }
+  const config& cfg() const { return cfg_; }
+  std::string next_message_id();
+
+ private:
+  container& queue_container(const std::string& name);
+  void route_to_topic(const message_ptr& msg, bool journal_durables, done_fn done);
+  void enqueue_new(container& c, const message_ptr& msg);
+  // Removes a delivery for good (acknowledged, expired, dropped): journal + counters.
+  void settle(container& from, const queued& entry, storage::batch& b);
+  // A delivery came back unacknowledged: requeue, or dead-letter past the redelivery limit.
+  void give_back(container& from, queued entry, storage::batch& b);
+  void dead_letter(container& from, queued entry, storage::batch& b, const char* why);
+  void expire(container& from, queued entry, storage::batch& b);
+  // Journals `b` (if not empty) and calls `done` on the event loop once durable.
+  void journal(storage::batch& b, done_fn done);
+  void destroy_container(container& c);
+  std::string dead_letter_name(const container& from) const;
+
+  asio::io_context& io_;
+  const config& cfg_;
+  storage::store& store_;
+  std::map<std::string, std::unique_ptr<container>> containers_;
+  std::unordered_map<std::string, std::vector<container*>> topic_subscriptions_;
+  std::uint64_t next_order_ = 1;
+  std::uint64_t next_ack_id_ = 1;
+  std::uint64_t next_local_id_ = 1;
+  std::uint64_t topic_sub_counter_ = 0;
+  std::string id_prefix_;
+  broker_stats stats_;
+};
+
+}  // namespace tandem::broker

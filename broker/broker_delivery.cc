@@ -1,0 +1,316 @@
+// The consuming side of the broker core: subscriptions, deliveries, acknowledgements,
+// redelivery, dead-lettering, expiry and transactions.
+
+#include "broker/broker.h"
+#include "broker/destination.h"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace tandem::broker {
+tandem::error broker::subscribe(subscription& sub, const std::string& destination,
+                                const std::string& client_id, const std::string& durable_name,
+                                done_fn done) {
+  if (is_queue(destination)) {
+    container& q = queue_container(destination);
+    q.add_consumer(&sub);
+    q.dispatch();
+    if (done) done({});
+    return {};
+  }
+  if (!is_topic(destination)) {
+    return tandem::error(std::make_error_code(std::errc::invalid_argument),
+                         "destination '" + destination + "' must start with /queue/ or /topic/");
+  }
+  if (durable_name.empty()) {
+    // A non-durable topic subscription: a private in-memory container that lives as long
+    // as the subscriber.
+    std::string name = "topic-sub:" + std::to_string(++topic_sub_counter_) + ":" + destination;
+    auto c = std::make_unique<container>(*this, name, container_kind::topic);
+    c->topic = destination;
+    container* raw = c.get();
+    containers_[name] = std::move(c);
+    topic_subscriptions_[destination].push_back(raw);
+    raw->add_consumer(&sub);
+    if (done) done({});
+    return {};
+  }
+  if (client_id.empty()) {
+    return tandem::error(std::make_error_code(std::errc::invalid_argument),
+                         "a durable subscription needs a client-id header on CONNECT");
+  }
+  const std::string name = durable_container_name(client_id, durable_name);
+  container* c = find_container(name);
+  storage::batch b;
+  if (c && c->active) {
+    return tandem::error(std::make_error_code(std::errc::device_or_resource_busy),
+                         "durable subscription '" + durable_name + "' of client '" + client_id +
+                             "' is already active");
+  }
+  const std::string selector_text = sub.filter() ? sub.filter()->text() : std::string();
+  if (c && (c->topic != destination || (c->filter ? c->filter->text() : "") != selector_text)) {
+    // Same name, different topic or selector: like JMS, the old subscription is replaced.
+    log::info("broker", "durable subscription {} changed topic or selector; recreating it", name);
+    b.remove_subscription(name);
+    destroy_container(*c);
+    c = nullptr;
+  }
+  if (!c) {
+    auto owned = std::make_unique<container>(*this, name, container_kind::durable);
+    c = owned.get();
+    c->topic = destination;
+    c->client_id = client_id;
+    c->filter = sub.filter();
+    containers_[name] = std::move(owned);
+    topic_subscriptions_[destination].push_back(c);
+    b.add_subscription(storage::durable_subscription{name, client_id, durable_name, destination, selector_text});
+  }
+  c->active = true;
+  c->add_consumer(&sub);
+  journal(b, std::move(done));
+  c->dispatch();
+  return {};
+}
+
+void broker::unsubscribe(subscription& sub, bool destroy) {
+  container* c = sub.source();
+  auto unacked = std::move(sub.unacked());
+  sub.unacked().clear();
+  if (!c) return;
+  c->remove_consumer(&sub);
+  sub.attach(nullptr);
+  // A non-durable topic subscription's messages die with it, as do those of a durable
+  // subscription being deleted; otherwise unacknowledged deliveries go back ahead of newer
+  // messages (or to the DLQ past the redelivery limit).
+  const bool drop = c->kind() == container_kind::topic || (c->kind() == container_kind::durable && destroy);
+  storage::batch b;
+  if (!drop)
+    for (auto& f : unacked) give_back(*c, std::move(f.entry), b);
+  if (c->kind() == container_kind::durable) {
+    c->active = false;
+    if (destroy) b.remove_subscription(c->name());
+  }
+  journal(b, nullptr);
+  if (drop) {
+    destroy_container(*c);
+  } else {
+    c->dispatch();
+  }
+}
+
+bool broker::destroy_durable(const std::string& client_id, const std::string& name) {
+  container* c = find_container(durable_container_name(client_id, name));
+  if (!c || c->active) return false;
+  storage::batch b;
+  b.remove_subscription(c->name());
+  destroy_container(*c);
+  journal(b, nullptr);
+  return true;
+}
+
+void broker::destroy_container(container& c) {
+  auto& subs = topic_subscriptions_[c.topic];
+  std::erase(subs, &c);
+  if (subs.empty()) topic_subscriptions_.erase(c.topic);
+  containers_.erase(c.name());
+}
+
+bool broker::deliver(container& from, subscription& sub, queued entry) {
+  message& m = *entry.msg;
+  if (m.expired(now_ms())) {
+    storage::batch b;
+    expire(from, std::move(entry), b);
+    journal(b, nullptr);
+    return false;
+  }
+  const std::uint64_t ack_id = next_ack_id_++;
+  ++entry.deliveries;
+  ++stats_.messages_out;
+  sub.count_delivery();
+  sub.sink().deliver(sub, entry, ack_id);
+  if (sub.mode() == ack_mode::auto_ack) {
+    storage::batch b;
+    settle(from, entry, b);
+    journal(b, nullptr);
+  } else {
+    sub.unacked().push_back(inflight{ack_id, std::move(entry), &from});
+  }
+  return true;
+}
+
+void broker::settle(container& from, const queued& entry, storage::batch& b) {
+  from.count_dequeue();
+  if (entry.msg->stored && from.journaled()) b.remove_ref(from.name(), *entry.msg->stored);
+}
+
+void broker::give_back(container& from, queued entry, storage::batch& b) {
+  if (entry.deliveries > cfg_.delivery.max_redeliveries) {
+    dead_letter(from, std::move(entry), b, "redelivery limit reached");
+    return;
+  }
+  from.requeue(std::move(entry));
+}
+
+std::string broker::dead_letter_name(const container& from) const {
+  if (cfg_.delivery.dead_letter == dlq_strategy::shared) return "/queue/" + cfg_.delivery.shared_dlq;
+  std::string_view base = from.kind() == container_kind::queue ? short_name(from.name()) : short_name(from.topic);
+  return "/queue/DLQ." + std::string(base);
+}
+
+void broker::dead_letter(container& from, queued entry, storage::batch& b, const char* why) {
+  const std::string target = dead_letter_name(from);
+  if (target == from.name() || starts_with(from.name(), "/queue/DLQ.")) {
+    // A dead-letter queue's own poison messages have nowhere further to go.
+    log::warn("broker", "dropping message {} from dead-letter queue {}: {}", entry.msg->message_id,
+              from.name(), why);
+    settle(from, entry, b);
+    return;
+  }
+  ++stats_.dead_lettered;
+  log::info("broker", "message {} from {} to {}: {}", entry.msg->message_id, from.name(), target, why);
+  from.count_dequeue();
+  container& dlq = queue_container(target);
+  if (entry.msg->stored) {
+    if (from.journaled()) b.remove_ref(from.name(), *entry.msg->stored);
+    b.add_ref(target, *entry.msg->stored);
+  }
+  entry.deliveries = 0;
+  entry.order = next_order_++;
+  dlq.enqueue(std::move(entry));
+  // Dispatch after the current pass: the DLQ may be the container being dispatched.
+  asio::post(io_, [this, target] {
+    if (container* c = find_container(target)) c->dispatch();
+  });
+}
+
+void broker::expire(container& from, queued entry, storage::batch& b) {
+  ++stats_.expired;
+  if (cfg_.delivery.expired_to_dlq && entry.msg->persistent) {
+    dead_letter(from, std::move(entry), b, "expired");
+  } else {
+    settle(from, entry, b);
+  }
+}
+
+void broker::discard(container& from, queued entry, const char* why) {
+  log::warn("broker", "discarding a message from {}: {}", from.name(), why);
+  storage::batch b;
+  settle(from, entry, b);
+  journal(b, nullptr);
+}
+
+bool broker::acknowledge(subscription& sub, std::uint64_t ack_id, bool cumulative, transaction* tx, done_fn done) {
+  auto& q = sub.unacked();
+  auto it = std::find_if(q.begin(), q.end(), [&](const inflight& f) { return f.ack_id == ack_id; });
+  if (it == q.end()) return false;
+  auto first = cumulative ? q.begin() : it;
+  auto last = std::next(it);
+  storage::batch b;
+  for (auto i = first; i != last; ++i) {
+    if (tx) {
+      tx->acks.push_back({sub.id(), &sub, i->source->name(), std::move(*i)});
+    } else {
+      settle(*i->source, i->entry, b);
+    }
+  }
+  container* source = sub.source();
+  q.erase(first, last);
+  if (tx) {
+    if (done) done({});
+  } else {
+    journal(b, std::move(done));
+  }
+  if (source) source->dispatch();  // the prefetch window has room again
+  return true;
+}
+
+bool broker::reject(subscription& sub, std::uint64_t ack_id, done_fn done) {
+  auto& q = sub.unacked();
+  auto it = std::find_if(q.begin(), q.end(), [&](const inflight& f) { return f.ack_id == ack_id; });
+  if (it == q.end()) return false;
+  inflight f = std::move(*it);
+  q.erase(it);
+  storage::batch b;
+  give_back(*f.source, std::move(f.entry), b);
+  journal(b, std::move(done));
+  f.source->dispatch();
+  return true;
+}
+
+void broker::commit(transaction& tx, done_fn done) {
+  storage::batch b;
+  for (auto& a : tx.acks)
+    if (container* src = find_container(a.source_name)) settle(*src, a.delivery.entry, b);
+  std::vector<message_ptr> journaled, immediate;
+  for (auto& m : tx.sends) {
+    if (m->persistent && starts_with(m->destination, "/queue/")) {
+      b.add_message([&] {
+        storage::message_record r;
+        r.destination = m->destination;
+        r.containers = {m->destination};
+        r.priority = m->priority;
+        r.timestamp_ms = m->timestamp_ms;
+        r.expires_ms = m->expires_ms;
+        r.headers.push_back({"message-id", m->message_id});
+        r.headers.insert(r.headers.end(), m->headers.begin(), m->headers.end());
+        r.body = m->body;
+        return r;
+      }());
+      journaled.push_back(m);
+    } else {
+      immediate.push_back(m);
+    }
+  }
+  auto sends = std::move(journaled);
+  auto others = std::move(immediate);
+  tx.acks.clear();
+  tx.sends.clear();
+  if (b.empty()) {
+    for (auto& m : others) send(m, "", 0, nullptr);
+    if (done) done({});
+    return;
+  }
+  auto ec = store_.write(b, [this, sends, others, done](std::error_code ec) {
+    asio::post(io_, [this, sends, others, done, ec] {
+      if (ec) {
+        if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
+        return;
+      }
+      for (auto& m : sends) enqueue_new(queue_container(m->destination), m);
+      for (auto& m : others) send(m, "", 0, nullptr);
+      if (done) done({});
+    });
+  });
+  if (ec) {
+    if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
+    return;
+  }
+  std::size_t i = 0;
+  for (auto& op : b.ops())
+    if (op.kind == storage::batch::op_kind::add) sends[i++]->stored = op.message.seq;
+}
+
+void broker::abort(transaction& tx, const std::function<subscription*(const std::string&)>& find_sub) {
+  // Acknowledgements made in the transaction are undone: the messages are unacknowledged
+  // again, held by their subscription if it still exists, else given back for redelivery.
+  storage::batch b;
+  for (auto& a : tx.acks) {
+    subscription* s = find_sub(a.subscription_id);
+    if (s && s == a.sub) {
+      auto& q = s->unacked();
+      auto pos = std::find_if(q.begin(), q.end(), [&](const inflight& f) { return f.ack_id > a.delivery.ack_id; });
+      q.insert(pos, std::move(a.delivery));
+    } else if (container* src = find_container(a.source_name)) {
+      give_back(*src, std::move(a.delivery.entry), b);
+      src->dispatch();
+    }
+  }
+  journal(b, nullptr);
+  tx.acks.clear();
+  tx.sends.clear();
+}
+
+}  // namespace tandem::broker

@@ -1,0 +1,111 @@
+#include "broker/container.h"
+
+#include "broker/broker.h"
+
+namespace tandem::broker {
+
+container::container(broker& owner, std::string name, container_kind kind)
+    : owner_(owner), name_(std::move(name)), kind_(kind) {}
+
+void container::enqueue(queued q) {
+  ++enqueued_;
+  requeue(std::move(q));
+}
+
+void container::requeue(queued q) {
+  auto& lane = lanes_[std::min<std::uint8_t>(q.msg->priority, 9)];
+  auto order = q.order;
+  lane.emplace(order, std::move(q));
+  ++depth_;
+}
+
+std::vector<queued> container::remove_if(const std::function<bool(const queued&)>& pred) {
+  std::vector<queued> removed;
+  for (auto& lane : lanes_) {
+    for (auto it = lane.begin(); it != lane.end();) {
+      if (pred(it->second)) {
+        removed.push_back(std::move(it->second));
+        it = lane.erase(it);
+        --depth_;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return removed;
+}
+
+void container::add_consumer(subscription* s) {
+  consumers_.push_back(s);
+  s->attach(this);
+}
+
+void container::remove_consumer(subscription* s) {
+  std::erase(consumers_, s);
+  if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
+}
+
+void container::dispatch() {
+  // Delivering can call back into dispatch (an auto-ack frees credit, a failed load
+  // dead-letters): flatten that into another pass instead of recursing.
+  if (dispatching_) {
+    dispatch_again_ = true;
+    return;
+  }
+  dispatching_ = true;
+  do {
+    dispatch_again_ = false;
+    dispatch_once();
+  } while (dispatch_again_);
+  dispatching_ = false;
+}
+
+subscription* container::pick_consumer(const message& m) {
+  // Round robin over consumers with credit whose selector accepts the message.
+  const std::size_t n = consumers_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t idx = (next_consumer_ + i) % n;
+    subscription* s = consumers_[idx];
+    if (s->has_credit() && s->matches(m)) {
+      next_consumer_ = (idx + 1) % n;
+      return s;
+    }
+  }
+  return nullptr;
+}
+
+void container::dispatch_once() {
+  if (consumers_.empty() || depth_ == 0) return;
+  // Highest priority first, oldest first within a priority. A message no consumer with
+  // credit accepts (selectors) is skipped, so it stays for others; the pass ends when no
+  // consumer has credit left.
+  for (int p = 9; p >= 0; --p) {
+    auto& lane = lanes_[p];
+    for (auto it = lane.begin(); it != lane.end();) {
+      bool any_credit = false;
+      for (auto* s : consumers_) any_credit = any_credit || s->has_credit();
+      if (!any_credit) return;
+      message& m = *it->second.msg;
+      if (!m.loaded && !owner_.ensure_loaded(m)) {
+        // Unreadable from the journal (reported by the store): drop it rather than wedge the queue.
+        queued bad = std::move(it->second);
+        it = lane.erase(it);
+        --depth_;
+        owner_.discard(*this, std::move(bad), "unreadable from the journal");
+        continue;
+      }
+      subscription* target = pick_consumer(m);
+      if (!target) {
+        ++it;
+        continue;
+      }
+      queued entry = std::move(it->second);
+      it = lane.erase(it);
+      --depth_;
+      owner_.deliver(*this, *target, std::move(entry));
+      if (consumers_.empty()) return;  // the delivery closed the last consumer
+    }
+  }
+}
+
+}  // namespace tandem::broker

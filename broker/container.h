@@ -1,0 +1,77 @@
+#pragma once
+// A container holds messages pending delivery, in priority order (9 first) and FIFO within a
+// priority, and dispatches them to the subscriptions attached to it.
+//
+// Kinds: a queue ("/queue/x"; competing consumers), a durable topic subscription
+// ("durable:<client-id>:<name>"; kept while its client is away) and a non-durable topic
+// subscription (memory only, lives as long as its subscriber).
+// Single-threaded: used only on the broker's event loop.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/message.h"
+#include "broker/subscription.h"
+
+namespace tandem::broker {
+
+class broker;
+
+enum class container_kind { queue, durable, topic };
+
+class container {
+ public:
+  container(broker& owner, std::string name, container_kind kind);
+  container(const container&) = delete;
+  container& operator=(const container&) = delete;
+
+  const std::string& name() const { return name_; }
+  container_kind kind() const { return kind_; }
+  // True when persistent messages in this container are referenced in the journal.
+  bool journaled() const { return kind_ != container_kind::topic; }
+
+  void enqueue(queued q);  // new message: behind others of its priority
+  void requeue(queued q);  // back to its original place, ahead of newer messages
+  // Removes every pending entry for which `pred` is true; returns them.
+  std::vector<queued> remove_if(const std::function<bool(const queued&)>& pred);
+
+  void add_consumer(subscription* s);
+  void remove_consumer(subscription* s);
+  const std::vector<subscription*>& consumers() const { return consumers_; }
+
+  // Delivers pending messages to consumers with credit. Safe to call re-entrantly.
+  void dispatch();
+
+  std::size_t depth() const { return depth_; }
+  std::uint64_t enqueued() const { return enqueued_; }
+  std::uint64_t dequeued() const { return dequeued_; }
+  void count_dequeue() { ++dequeued_; }
+
+  // Topic subscription containers remember their topic and selector (durable ones too).
+  std::string topic;
+  std::optional<selector> filter;
+  std::string client_id;  // durable: owner client-id
+  bool active = false;    // durable: a subscriber is attached
+
+ private:
+  void dispatch_once();
+  subscription* pick_consumer(const message& m);
+
+  broker& owner_;
+  std::string name_;
+  container_kind kind_;
+  std::array<std::map<std::uint64_t, queued>, 10> lanes_;  // index = priority
+  std::vector<subscription*> consumers_;
+  std::size_t next_consumer_ = 0;
+  std::size_t depth_ = 0;
+  std::uint64_t enqueued_ = 0;
+  std::uint64_t dequeued_ = 0;
+  bool dispatching_ = false;
+  bool dispatch_again_ = false;
+};
+
+}  // namespace tandem::broker

@@ -1,0 +1,50 @@
+#pragma once
+// A message as the broker core holds it in memory, shared by every container it is queued in.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/store.h"
+
+namespace tandem::broker {
+
+using header = storage::message_header;
+
+struct message {
+  std::string destination;  // as sent: "/queue/x" or "/topic/x"
+  std::string message_id;   // client-supplied PRODUCER:SEQ, or broker-generated "ID:..."
+  bool persistent = false;
+  std::optional<storage::message_seq> stored;  // set once journaled
+  std::uint8_t priority = 4;
+  std::int64_t timestamp_ms = 0;
+  std::int64_t expires_ms = 0;  // 0 = never
+  std::vector<header> headers;  // application headers, as sent (minus broker-owned ones)
+  std::string body;
+  // False for a message recovered from the journal whose headers and body have not been read
+  // back yet (recovery reads only the index, so a restart with a large backlog stays fast).
+  bool loaded = true;
+
+  bool expired(std::int64_t now_ms) const { return expires_ms != 0 && now_ms >= expires_ms; }
+  std::size_t footprint() const {
+    std::size_t n = body.size() + destination.size() + message_id.size();
+    for (auto& h : headers) n += h.key.size() + h.value.size();
+    return n;
+  }
+};
+
+using message_ptr = std::shared_ptr<message>;
+
+// One message pending in one container. The same message may be queued in several
+// containers (one per durable subscription of a topic); delivery counts are per container.
+struct queued {
+  message_ptr msg;
+  std::uint64_t order = 0;       // FIFO position within a priority
+  std::uint32_t deliveries = 0;  // times delivered from this container without an ack
+};
+
+std::int64_t now_ms();  // wall clock, ms since the Unix epoch
+
+}  // namespace tandem::broker

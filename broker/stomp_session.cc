@@ -1,0 +1,242 @@
+// The connection side of a STOMP session: reading, writing, receipts, heart-beats, closing.
+// The command handlers are in stomp_commands.cc.
+
+#include "broker/stomp_session.h"
+
+#include <asio/write.hpp>
+
+#include "broker/server.h"
+#include "common/log.h"
+#include "stomp/encoder.h"
+
+namespace tandem::broker {
+namespace {
+
+// Above this many queued outbound bytes a session stops taking deliveries (the consumer
+// is slower than its messages); it takes them again once the buffer has been written.
+constexpr std::size_t high_water_bytes = 1 << 20;
+constexpr std::size_t read_chunk = 64 * 1024;
+
+stomp::limits limits_from(const config& cfg) {
+  stomp::limits l;
+  l.max_frame_bytes = cfg.limits.max_frame_bytes;
+  l.max_headers = cfg.limits.max_headers;
+  l.max_header_bytes = cfg.limits.max_header_bytes;
+  return l;
+}
+
+}  // namespace
+
+stomp_session::stomp_session(asio::ip::tcp::socket socket, broker& core, session_manager& manager,
+                             std::uint64_t id)
+    : socket_(std::move(socket)),
+      core_(core),
+      manager_(manager),
+      id_(id),
+      parser_(limits_from(core.cfg())),
+      send_timer_(socket_.get_executor()),
+      receive_timer_(socket_.get_executor()) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+stomp_session::~stomp_session() = default;
+
+void stomp_session::start() {
+  log::debug("stomp", "session {} from {} opened", id_, remote_);
+  do_read();
+}
+
+void stomp_session::do_read() {
+  if (closing_ || closed_) return;
+  auto buf = parser_.prepare(read_chunk);
+  socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
+                          [self = shared_from_this()](std::error_code ec, std::size_t n) {
+    if (self->closed_) return;
+    if (ec) {
+      self->parser_.commit(0);
+      self->close(ec == asio::error::eof ? "client closed the connection" : ec.message());
+      return;
+    }
+    self->parser_.commit(n);
+    self->read_since_tick_ = true;
+    while (!self->closing_ && !self->closed_) {
+      auto r = self->parser_.next();
+      if (!r) {
+        self->fail(r.err().message);
+        return;
+      }
+      if (!*r) break;
+      self->on_frame(**r);
+    }
+    self->do_read();
+  });
+}
+
+void stomp_session::write_frame(const frame& f) {
+  if (closed_) return;
+  stomp::encode(f, version_, out_);
+  do_write();
+}
+
+void stomp_session::do_write() {
+  if (write_in_flight_ || out_.empty() || closed_) return;
+  writing_.swap(out_);
+  out_.clear();
+  write_in_flight_ = true;
+  wrote_since_tick_ = true;
+  asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this()](std::error_code ec, std::size_t) {
+    self->write_in_flight_ = false;
+    if (self->closed_) return;
+    if (ec) {
+      self->close("write failed: " + ec.message());
+      return;
+    }
+    const bool was_full = self->writing_.size() >= high_water_bytes;
+    self->writing_.clear();
+    if (!self->out_.empty()) {
+      self->do_write();
+    } else if (self->closing_) {
+      self->close("closed after ERROR or DISCONNECT");
+      return;
+    }
+    // The consumer caught up: let its subscriptions take messages again.
+    if (was_full || self->out_.size() < high_water_bytes)
+      for (auto& [id, sub] : self->subscriptions_)
+        if (sub->source()) sub->source()->dispatch();
+  });
+}
+
+bool stomp_session::writable() const { return !closing_ && !closed_ && out_.size() < high_water_bytes; }
+
+void stomp_session::fail(std::string message, const frame* cause, std::string detail) {
+  if (closing_ || closed_) return;
+  log::info("stomp", "session {} from {}: ERROR {}", id_, remote_, message);
+  frame err;
+  err.command = "ERROR";
+  err.add("message", message);
+  if (cause) {
+    if (auto* r = cause->find("receipt")) err.add("receipt-id", *r);
+  }
+  err.add("content-type", "text/plain");
+  err.body = detail.empty() ? message : detail;
+  if (!connected_) err.add("version", "1.0,1.1,1.2");
+  // Nothing queued behind the ERROR: it is the last frame the client sees.
+  write_frame(err);
+  closing_ = true;
+  detach_all();
+  if (!write_in_flight_) close("after ERROR");
+}
+
+void stomp_session::close(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  log::debug("stomp", "session {} from {} closed: {}", id_, remote_, reason);
+  detach_all();
+  std::error_code ignored;
+  send_timer_.cancel();
+  receive_timer_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  manager_.remove(id_);
+}
+
+void stomp_session::detach_all() {
+  // Abort open transactions first, so their held acknowledgements go back to subscriptions
+  // that are then detached (and redelivered from there).
+  for (auto& [id, tx] : transactions_)
+    core_.abort(tx, [this](const std::string& sid) { return find_subscription(sid); });
+  transactions_.clear();
+  auto subs = std::move(subscriptions_);
+  subscriptions_.clear();
+  for (auto& [id, sub] : subs) core_.unsubscribe(*sub, false);
+}
+
+std::optional<std::uint64_t> stomp_session::reserve_receipt(const frame& f) {
+  auto* id = f.find("receipt");
+  if (!id) return std::nullopt;
+  receipts_.push_back({*id, false});
+  return first_receipt_ + receipts_.size() - 1;
+}
+
+void stomp_session::complete_receipt(std::optional<std::uint64_t> slot) {
+  if (!slot || closed_ || *slot < first_receipt_) return;
+  receipts_[*slot - first_receipt_].ready = true;
+  bool wrote = false;
+  while (!receipts_.empty() && receipts_.front().ready) {
+    frame r;
+    r.command = "RECEIPT";
+    r.add("receipt-id", receipts_.front().id);
+    stomp::encode(r, version_, out_);
+    receipts_.pop_front();
+    ++first_receipt_;
+    wrote = true;
+  }
+  if (wrote) do_write();
+}
+
+done_fn stomp_session::receipt_completion(const frame& f) {
+  auto slot = reserve_receipt(f);
+  std::string receipt(f.get("receipt"));
+  return [self = shared_from_this(), slot, receipt](const tandem::error& e) {
+    if (self->closed_) return;
+    if (e) {
+      frame cause;
+      if (!receipt.empty()) cause.add("receipt", receipt);
+      self->fail(e.message.empty() ? e.code.message() : e.message, &cause);
+      return;
+    }
+    self->complete_receipt(slot);
+  };
+}
+
+void stomp_session::start_heartbeats(std::uint32_t client_send_ms, std::uint32_t client_recv_ms) {
+  const auto& c = core_.cfg().stomp;
+  // STOMP 1.1 heart-beating: each side uses the larger of what one offers and the other wants.
+  if (c.heartbeat_send_ms && client_recv_ms)
+    send_interval_ = std::chrono::milliseconds(std::max(c.heartbeat_send_ms, client_recv_ms));
+  if (c.heartbeat_receive_ms && client_send_ms)
+    receive_interval_ = std::chrono::milliseconds(std::max(c.heartbeat_receive_ms, client_send_ms));
+  if (send_interval_.count()) on_send_timer();
+  if (receive_interval_.count()) on_receive_timer();
+}
+
+void stomp_session::on_send_timer() {
+  if (closed_) return;
+  if (!wrote_since_tick_ && out_.empty() && !write_in_flight_) {
+    stomp::encode_heartbeat(out_);
+    do_write();
+  }
+  wrote_since_tick_ = false;
+  send_timer_.expires_after(send_interval_);
+  send_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+    if (!ec) self->on_send_timer();
+  });
+}
+
+void stomp_session::on_receive_timer() {
+  if (closed_) return;
+  // A client is declared dead after two silent intervals, to tolerate scheduling jitter.
+  silent_ticks_ = read_since_tick_ ? 0 : silent_ticks_ + 1;
+  read_since_tick_ = false;
+  if (silent_ticks_ >= 2) {
+    log::info("stomp", "session {} from {}: no heart-beat for {} ms; closing", id_, remote_,
+              2 * receive_interval_.count());
+    close("heart-beat timeout");
+    return;
+  }
+  receive_timer_.expires_after(receive_interval_);
+  receive_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+    if (!ec) self->on_receive_timer();
+  });
+}
+
+subscription* stomp_session::find_subscription(const std::string& id) {
+  auto it = subscriptions_.find(id);
+  return it == subscriptions_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace tandem::broker

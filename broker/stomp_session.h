@@ -1,0 +1,123 @@
+#pragma once
+// One STOMP client connection: reads frames, turns them into broker-core calls, and writes
+// MESSAGE, RECEIPT and ERROR frames back.
+//
+// Ownership: the session owns its socket; it keeps itself alive with shared_from_this()
+// captured in every pending operation, and the session_manager holds it so stop_all() can
+// close every connection. One read loop; one write in flight, frames queued behind it.
+//
+// Receipts are sent in the order of the frames that asked for them, each only once what it
+// acknowledges is done (a persistent SEND: once its record is durable). So a client that has
+// a receipt for frame N knows every earlier frame was handled too.
+//
+// Bad input (malformed frame, unknown command, missing header, limit exceeded) gets an ERROR
+// frame naming the problem, and then the connection is closed.
+
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/broker.h"
+#include "broker/subscription.h"
+#include "stomp/frame.h"
+#include "stomp/parser.h"
+
+namespace tandem::broker {
+
+class session_manager;
+
+class stomp_session : public std::enable_shared_from_this<stomp_session>, public delivery_sink {
+ public:
+  stomp_session(asio::ip::tcp::socket socket, broker& core, session_manager& manager, std::uint64_t id);
+  ~stomp_session() override;
+  stomp_session(const stomp_session&) = delete;
+  stomp_session& operator=(const stomp_session&) = delete;
+
+  void start();
+  // Closes at once: subscriptions detached (unacknowledged messages redelivered),
+  // transactions aborted, socket closed. Idempotent.
+  void close(std::string_view reason);
+
+  bool writable() const override;
+  void deliver(subscription& sub, const queued& q, std::uint64_t ack_id) override;
+
+  std::uint64_t id() const { return id_; }
+  const std::string& remote() const { return remote_; }
+
+ private:
+  using frame = stomp::frame;
+
+  void do_read();
+  void on_frame(frame& f);
+  void on_connect(frame& f);
+  void on_send(frame& f);
+  void on_subscribe(frame& f);
+  void on_unsubscribe(frame& f);
+  void on_ack(frame& f, bool positive);
+  void on_begin(frame& f);
+  void on_commit(frame& f);
+  void on_abort(frame& f);
+  void on_disconnect(frame& f);
+
+  // Sends ERROR (with receipt-id if `cause` asked for a receipt), then closes after it is written.
+  void fail(std::string message, const frame* cause = nullptr, std::string detail = {});
+  const std::string* require(const frame& f, std::string_view header);
+
+  // Receipt ordering: reserve a slot when the frame arrives, complete it when done.
+  std::optional<std::uint64_t> reserve_receipt(const frame& f);
+  void complete_receipt(std::optional<std::uint64_t> slot);
+  done_fn receipt_completion(const frame& f);
+
+  void write_frame(const frame& f);
+  void do_write();
+  void start_heartbeats(std::uint32_t client_send_ms, std::uint32_t client_recv_ms);
+  void on_send_timer();
+  void on_receive_timer();
+  void detach_all();
+  subscription* find_subscription(const std::string& id);
+  // The subscription holding delivery `ack_id`, or holding a message with this message-id.
+  subscription* find_delivery(const frame& f, std::uint64_t& ack_id);
+
+  asio::ip::tcp::socket socket_;
+  broker& core_;
+  session_manager& manager_;
+  const std::uint64_t id_;
+  std::string remote_;
+  stomp::parser parser_;
+  stomp::version version_ = stomp::version::v1_0;
+  bool connected_ = false;
+  bool closing_ = false;  // an ERROR or DISCONNECT is on its way out; read no more
+  bool closed_ = false;
+  std::string client_id_;
+
+  std::string out_;      // frames queued for the next write
+  std::string writing_;  // the write in flight
+  bool write_in_flight_ = false;
+
+  struct receipt_slot {
+    std::string id;
+    bool ready = false;
+  };
+  std::deque<receipt_slot> receipts_;
+  std::uint64_t first_receipt_ = 0;  // slot number of receipts_.front()
+
+  std::map<std::string, std::unique_ptr<subscription>> subscriptions_;
+  std::map<std::string, transaction> transactions_;
+
+  asio::steady_timer send_timer_;
+  asio::steady_timer receive_timer_;
+  std::chrono::milliseconds send_interval_{0};
+  std::chrono::milliseconds receive_interval_{0};
+  bool wrote_since_tick_ = false;
+  bool read_since_tick_ = false;
+  int silent_ticks_ = 0;
+};
+
+}  // namespace tandem::broker
