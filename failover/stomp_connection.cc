@@ -26,7 +26,9 @@ class category_impl : public std::error_category {
   }
 };
 
-constexpr std::size_t read_chunk = 64 * 1024;
+// Big enough for a dozen 1 KiB messages per read, small enough that thousands of idle
+// connections (tandem-bench connections) do not each pin a large buffer.
+constexpr std::size_t read_chunk = 16 * 1024;
 
 }  // namespace
 
@@ -162,11 +164,19 @@ error stomp_connection::flush() {
   return {};
 }
 
+error stomp_connection::flush_heartbeat() {
+  if (!connected()) return not_connected();
+  stomp::encode_heartbeat(out_);
+  return flush();
+}
+
 error stomp_connection::read_some(clock::time_point deadline) {
   for (;;) {
     clock::time_point wake = deadline;
-    const bool heartbeat_due = heartbeat_interval_.count() > 0 && last_write_ + heartbeat_interval_ < deadline;
-    if (heartbeat_due) wake = last_write_ + heartbeat_interval_;
+    // Send at two thirds of the interval, so network jitter never makes us look dead.
+    const auto heartbeat_at = last_write_ + heartbeat_interval_ * 2 / 3;
+    const bool heartbeat_due = heartbeat_interval_.count() > 0 && heartbeat_at < deadline;
+    if (heartbeat_due) wake = heartbeat_at;
     std::error_code ec = asio::error::would_block;
     std::size_t n = 0;
     auto span = parser_.prepare(read_chunk);
@@ -180,8 +190,7 @@ error stomp_connection::read_some(clock::time_point deadline) {
     if (ec == asio::error::eof) return fail({errc::connection_closed, "the broker closed the connection"});
     if (ec && ec != asio::error::operation_aborted) return fail({ec, "reading from the broker"});
     if (!heartbeat_due) return error{errc::timed_out, "no frame from the broker before the deadline"};
-    out_.push_back('\n');
-    if (auto e = flush()) return e;
+    if (auto e = flush_heartbeat()) return e;
   }
 }
 
@@ -246,8 +255,9 @@ result<std::string> stomp_connection::send_async(std::string_view destination, s
     f.add("receipt", id);
   }
   f.body.assign(body);
-  if (auto e = write_frame(f)) return e;
+  // Awaited before the write: a flush may already read the RECEIPT back.
   if (want_receipt) awaited_.insert(id);
+  if (auto e = write_frame(f)) return e;
   return id;
 }
 
@@ -288,7 +298,7 @@ error stomp_connection::subscribe(std::string_view id, std::string_view destinat
   if (want_receipt) {
     receipt = next_receipt_id();
     f.add("receipt", receipt);
-    awaited_.insert(receipt);
+    awaited_.insert(receipt);  // before the write: a flush may already read the RECEIPT back
   }
   if (auto e = write_frame(f)) return e;
   return want_receipt ? wait_receipt(receipt) : flush();

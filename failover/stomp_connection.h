@@ -16,6 +16,10 @@
 //   acks go out in large writes. flush() forces the write.
 // - Receipts: send_async() returns the receipt id it asked for; receipts are matched by id as
 //   they arrive, in any order, and remembered until wait_receipt() collects them.
+// - Heart-beats: with heartbeat_send_ms set, an EOL is sent whenever a call has been blocked
+//   reading for the negotiated interval since the last write. A caller that stays away from the
+//   connection longer than that must call flush_heartbeat() itself (the broker would drop it).
+//   Heart-beats from the broker are consumed silently; a dead broker shows as a read timeout.
 // - Errors: an ERROR frame from the broker ends the connection (the broker closes it); every
 //   later call returns errc::broker_error with the broker's `message` header.
 
@@ -104,6 +108,8 @@ class stomp_connection {
   error nack(const stomp::frame& message);
 
   error flush();
+  // Sends one heart-beat EOL now (see "Heart-beats" above).
+  error flush_heartbeat();
   // DISCONNECT with a receipt, wait for it, close. Safe to call when not connected.
   error disconnect(std::chrono::milliseconds timeout = default_timeout);
   // Drops the TCP connection without DISCONNECT (tests: simulate a crashed client).
@@ -129,7 +135,6 @@ class stomp_connection {
   stomp::version version_ = stomp::version::v1_2;
   stomp::frame connected_frame_;
   std::string out_;
-  std::vector<char> in_;
   std::deque<stomp::frame> messages_;             // MESSAGEs read while waiting for receipts
   std::unordered_set<std::string> awaited_;      // receipt ids asked for, not yet collected
   std::unordered_set<std::string> arrived_;      // of those, the ones that came

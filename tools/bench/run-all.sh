@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs the project's benchmark workloads against a fresh tandem-broker and prints one table.
+#
+#   tools/bench/run-all.sh                 # binaries from build/ (or $TANDEM_BIN_DIR)
+#   COUNT=200000 tools/bench/run-all.sh    # more messages for (b) (c) (d)
+#
+# Starts a broker with a generated config and an empty journal in a temp dir (on the same disk
+# as $TMPDIR: put TMPDIR on the disk you want to measure), waits until it serves, records its
+# idle RSS, runs (a) latency, (b) producers, (c) stream, (d) drain of what (c) stored, and
+# fanout, then stops the broker (SIGTERM, then SIGKILL) by PID on exit.
+#
+# Environment: TANDEM_BIN_DIR (dir with broker/tandem-broker and tools/tandem-bench),
+# TANDEM_BROKER / TANDEM_BENCH (explicit paths), COUNT (default 50000), LATENCY_COUNT (10000),
+# PRODUCERS (8), SUBSCRIBERS (8), FANOUT_COUNT (10000), KEEP=1 keeps the temp dir,
+# JSON_OUT=FILE also writes the raw JSON lines there.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
+bin_dir="${TANDEM_BIN_DIR:-$repo/build}"
+broker_bin="${TANDEM_BROKER:-$bin_dir/broker/tandem-broker}"
+bench_bin="${TANDEM_BENCH:-$bin_dir/tools/tandem-bench}"
+count="${COUNT:-50000}"
+latency_count="${LATENCY_COUNT:-10000}"
+producers="${PRODUCERS:-8}"
+subscribers="${SUBSCRIBERS:-8}"
+fanout_count="${FANOUT_COUNT:-10000}"
+
+die() { echo "run-all: $*" >&2; exit 1; }
+[[ -x "$broker_bin" ]] || die "no broker at $broker_bin (build it, or set TANDEM_BIN_DIR / TANDEM_BROKER)"
+[[ -x "$bench_bin" ]] || die "no tandem-bench at $bench_bin (set TANDEM_BIN_DIR / TANDEM_BENCH)"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench.XXXXXX")"
+broker_pid=""
+cleanup() {
+  if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+  fi
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "run-all: kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cat >"$work/broker.yaml" <<EOF
+node:
+  name: bench
+storage:
+  path: "$work/store"
+listeners:
+  stomp: "127.0.0.1:$port"
+log:
+  level: warn
+EOF
+mkdir -p "$work/store"
+
+"$broker_bin" --config "$work/broker.yaml" >"$work/broker.log" 2>&1 &
+broker_pid=$!
+bench() { "$bench_bin" --host 127.0.0.1 --port "$port" "$@"; }
+if ! bench probe --timeout-ms 30000 --json >/dev/null; then
+  tail -20 "$work/broker.log" >&2
+  die "broker did not start serving"
+fi
+idle_rss_kb="$(ps -o rss= -p "$broker_pid" | tr -d ' ')"
+
+results="$work/results.jsonl"
+run() {
+  local label="$1"; shift
+  echo "run-all: $label ..." >&2
+  if ! bench "$@" --json --quiet >>"$results"; then
+    tail -20 "$work/broker.log" >&2
+    die "$label failed"
+  fi
+}
+run "(a) latency"   latency   --count "$latency_count" --warmup 100
+run "(b) producers" producers --count "$count" --producers "$producers" --warmup 100
+run "(c) stream"    stream    --count "$count" --destination /queue/bench.stream
+run "(d) drain"     drain     --count "$count" --destination /queue/bench.stream
+run "fanout"        fanout    --count "$fanout_count" --subscribers "$subscribers" --non-persistent
+after_rss_kb="$(ps -o rss= -p "$broker_pid" | tr -d ' ')"
+[[ -n "${JSON_OUT:-}" ]] && cp "$results" "$JSON_OUT"
+
+/usr/bin/python3 - "$results" "$idle_rss_kb" "$after_rss_kb" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+targets = {"latency": ("(a)", 5000, 3800), "producers": ("(b)", 30000, 4500),
+           "stream": ("(c)", 80000, 24000), "drain": ("(d)", 60000, 21500), "fanout": ("", None, None)}
+print(f"{'workload':<14}{'messages':>10}{'seconds':>9}{'msgs/s':>10}{'target':>9}{'ActiveMQ':>10}"
+      f"{'median ms':>11}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}")
+for r in rows:
+    tag, target, amq = targets.get(r["workload"], ("", None, None))
+    lat = r.get("latency_ms", {})
+    fmt = lambda v: f"{v:.3f}" if v is not None else "-"
+    name = f"{tag} {r['workload']}".strip()
+    print(f"{name:<14}{r['messages']:>10}{r['seconds']:>9.2f}{r['msgs_per_s']:>10.0f}"
+          f"{target if target else '-':>9}{amq if amq else '-':>10}"
+          f"{fmt(lat.get('median')):>11}{fmt(lat.get('p99')):>9}{fmt(lat.get('p99_9')):>10}{fmt(lat.get('max')):>9}")
+print(f"broker RSS: idle {int(sys.argv[2]) / 1024:.1f} MiB, after the runs {int(sys.argv[3]) / 1024:.1f} MiB")
+print("latency: (a)(b) send to receipt; (d) gap between receives; fanout send to delivery;"
+      " (c) is timed to its final receipt")
+EOF
