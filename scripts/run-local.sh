@@ -77,14 +77,16 @@ start_node() {
 # stop_all: SIGTERM to every node still running, then SIGKILL after STOP_TIMEOUT_S.
 stop_all() {
   trap - INT TERM HUP EXIT
-  local name pid deadline
+  local name pid deadline running=0
   for name in "${!node_pid[@]}"; do
     pid=${node_pid[$name]}
     if kill -0 "$pid" 2>/dev/null; then
       echo "run-local: stopping $name (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
+      running=1
     fi
   done
+  ((running)) || return 0
   deadline=$((SECONDS + STOP_TIMEOUT_S))
   for name in "${!node_pid[@]}"; do
     pid=${node_pid[$name]}
@@ -98,8 +100,20 @@ stop_all() {
   echo "run-local: stopped"
 }
 
+# Reports every node that is no longer running, with its exit code.
+report_exited_nodes() {
+  local name pid rc
+  for name in "${!node_pid[@]}"; do
+    pid=${node_pid[$name]}
+    kill -0 "$pid" 2>/dev/null && continue
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    echo "run-local: $name exited with code $rc; its output is above and in $STATE_DIR/$name.log" >&2
+  done
+}
+
 # Waits until some node accepts on its STOMP port (in a pair, the active one does).
-# Prints that node's name.
+# Prints that node's name. Fails at once when a node exits.
 wait_until_serving() {
   local deadline=$((SECONDS + START_TIMEOUT_S)) name
   while ((SECONDS < deadline)); do
@@ -127,7 +141,8 @@ trap 'stop_all' EXIT
 start_node node-1
 
 if ! serving=$(wait_until_serving); then
-  die "no node accepted connections within ${START_TIMEOUT_S}s; see the logs in $STATE_DIR/"
+  report_exited_nodes
+  die "no node started serving (timeout ${START_TIMEOUT_S}s); see the logs in $STATE_DIR/"
 fi
 
 cat <<MSG
@@ -140,11 +155,6 @@ cat <<MSG
 MSG
 
 # Runs until Ctrl-C (the INT trap stops every node) or until a node exits on its own.
-rc=0
-wait -n "${node_pid[@]}" || rc=$?
-for name in "${!node_pid[@]}"; do
-  if ! kill -0 "${node_pid[$name]}" 2>/dev/null; then
-    echo "run-local: $name exited on its own (code $rc); its log: $STATE_DIR/$name.log" >&2
-  fi
-done
+wait -n "${node_pid[@]}" || true
+report_exited_nodes
 exit 1
