@@ -3,7 +3,6 @@
 
 #include <asio/post.hpp>
 
-#include <chrono>
 
 #include "common/log.h"
 
@@ -28,11 +27,6 @@ storage::message_record to_record(const message& m, std::vector<std::string> con
 }
 
 }  // namespace
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 broker::broker(asio::io_context& io, const config& cfg, storage::store& store)
     : io_(io), cfg_(cfg), store_(store) {
@@ -122,6 +116,7 @@ bool broker::ensure_loaded(message& m) {
   if (m.message_id.empty()) m.message_id = "ID:seq-" + std::to_string(m.stored->value());
   m.body = std::move(rec.body);
   m.loaded = true;
+  m.account();
   return true;
 }
 
@@ -142,11 +137,24 @@ void broker::journal(storage::batch& b, done_fn done) {
 }
 
 void broker::enqueue_new(container& c, const message_ptr& msg) {
+  // Past the memory budget, a durable message waits on disk rather than in memory.
+  if (msg->stored && resident_message_bytes() > static_cast<std::int64_t>(cfg_.limits.max_memory_bytes))
+    msg->unload();
   c.enqueue(queued{msg, next_order_++, 0});
   c.dispatch();
 }
 
 void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done) {
+  if (!msg->persistent && resident_message_bytes() > static_cast<std::int64_t>(cfg_.limits.max_memory_bytes)) {
+    // Non-persistent messages cannot be paged out to the journal.
+    if (done)
+      done(tandem::error(std::make_error_code(std::errc::not_enough_memory),
+                         "memory limit reached (limits.max_memory_bytes = " +
+                             std::to_string(cfg_.limits.max_memory_bytes) +
+                             "): non-persistent message refused; consume messages or send persistent ones"));
+    return;
+  }
+  msg->account();
   ++stats_.messages_in;
   const std::string& dest = msg->destination;
   if (starts_with(dest, topic_prefix)) {

@@ -49,7 +49,6 @@ struct broker_stats {
   std::uint64_t duplicates = 0;
   std::uint64_t dead_lettered = 0;
   std::uint64_t expired = 0;
-  std::uint64_t resident_bytes = 0;
 };
 
 class broker {

@@ -279,7 +279,10 @@ void broker::commit(transaction& tx, done_fn done) {
         if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
         return;
       }
-      for (auto& m : sends) enqueue_new(queue_container(m->destination), m);
+      for (auto& m : sends) {
+        m->account();
+        enqueue_new(queue_container(m->destination), m);
+      }
       for (auto& m : others) send(m, "", 0, nullptr);
       if (done) done({});
     });

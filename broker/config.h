@@ -45,9 +45,12 @@ struct config {
   } limits;
 
   struct stomp_t {
-    // Heart-beat intervals the broker offers in CONNECTED (ms); 0 disables that direction.
-    std::uint32_t heartbeat_send_ms = 10000;
-    std::uint32_t heartbeat_receive_ms = 10000;
+    // Heart-beats the broker offers in CONNECTED (ms; 0 disables that direction): it can send
+    // one every heartbeat_send_ms, and wants one from the client every heartbeat_receive_ms.
+    // Each side then uses the larger of what one offers and the other asks (STOMP 1.1+).
+    // 500 ms lets a failover client notice a dead broker within about a second.
+    std::uint32_t heartbeat_send_ms = 500;
+    std::uint32_t heartbeat_receive_ms = 1000;
     std::uint32_t default_prefetch = 1000;  // when a SUBSCRIBE has no activemq.prefetchSize
   } stomp;
 

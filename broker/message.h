@@ -1,6 +1,7 @@
 #pragma once
 // A message as the broker core holds it in memory, shared by every container it is queued in.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,7 +14,16 @@ namespace tandem::broker {
 
 using header = storage::message_header;
 
+// Bytes of message headers and bodies held in memory by every message alive, so the broker can
+// stay under limits.max_memory_bytes by unloading durable messages.
+std::int64_t resident_message_bytes();
+
 struct message {
+  message() = default;
+  message(const message&) = delete;
+  message& operator=(const message&) = delete;
+  ~message() { set_accounted(0); }
+
   std::string destination;  // as sent: "/queue/x" or "/topic/x"
   std::string message_id;   // client-supplied PRODUCER:SEQ, or broker-generated "ID:..."
   bool persistent = false;
@@ -33,6 +43,14 @@ struct message {
     for (auto& h : headers) n += h.key.size() + h.value.size();
     return n;
   }
+  // Counts this message's current footprint in resident_message_bytes().
+  void account() { set_accounted(static_cast<std::int64_t>(footprint())); }
+  // Frees headers and body of a journaled message; ensure_loaded() reads them back.
+  void unload();
+
+ private:
+  void set_accounted(std::int64_t bytes);
+  std::int64_t accounted_ = 0;
 };
 
 using message_ptr = std::shared_ptr<message>;

@@ -114,8 +114,7 @@ void stomp_session::on_connect(frame& f) {
   r.add("session", core_.cfg().node.name + "-" + std::to_string(id_));
   const auto& hc = core_.cfg().stomp;
   if (version_ != stomp::version::v1_0)
-    r.add("heart-beat", std::to_string(cx ? hc.heartbeat_send_ms : 0) + "," +
-                            std::to_string(hc.heartbeat_receive_ms));
+    r.add("heart-beat", std::to_string(hc.heartbeat_send_ms) + "," + std::to_string(hc.heartbeat_receive_ms));
   write_frame(r);
   if (version_ != stomp::version::v1_0) start_heartbeats(cx, cy);
   log::debug("stomp", "session {} from {} connected (STOMP {}, client-id '{}')", id_, remote_,
