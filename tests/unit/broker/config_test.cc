@@ -114,14 +114,40 @@ TEST_CASE("keys left out take their documented defaults", "[config]") {
   CHECK(c.limits.max_header_bytes == d.limits.max_header_bytes);
   CHECK(c.limits.max_connections == d.limits.max_connections);
   CHECK(c.limits.max_memory_bytes == d.limits.max_memory_bytes);
-  CHECK(c.stomp.heartbeat_send_ms == 10000);
-  CHECK(c.stomp.heartbeat_receive_ms == 10000);
+  CHECK(c.stomp.heartbeat_send_ms == d.stomp.heartbeat_send_ms);
+  CHECK(c.stomp.heartbeat_receive_ms == d.stomp.heartbeat_receive_ms);
   CHECK(c.stomp.default_prefetch == 1000);
   CHECK(c.delivery.max_redeliveries == 6);
   CHECK(c.delivery.dead_letter == dlq_strategy::individual);
   CHECK(c.delivery.shared_dlq == "ActiveMQ.DLQ");
   CHECK(c.delivery.expired_to_dlq);
   CHECK(c.log.level == "info");
+}
+
+// deploy/local/node-1.yaml says it shows every optional key with its default value; this keeps
+// that true when a default in config.h changes.
+TEST_CASE("the local example config is valid and spells out the defaults", "[config]") {
+  auto repo = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "..";
+  config c = load_config((repo / "deploy" / "local" / "node-1.yaml").string());
+  config d;
+  CHECK(c.node.name == "node-1");
+  CHECK(c.listeners.stomp.to_string() == "127.0.0.1:61613");
+  CHECK(c.storage.segment_bytes == d.storage.segment_bytes);
+  CHECK(c.storage.max_bytes == d.storage.max_bytes);
+  CHECK(c.storage.checkpoint_every_bytes == d.storage.checkpoint_every_bytes);
+  CHECK(c.limits.max_frame_bytes == d.limits.max_frame_bytes);
+  CHECK(c.limits.max_headers == d.limits.max_headers);
+  CHECK(c.limits.max_header_bytes == d.limits.max_header_bytes);
+  CHECK(c.limits.max_connections == d.limits.max_connections);
+  CHECK(c.limits.max_memory_bytes == d.limits.max_memory_bytes);
+  CHECK(c.stomp.heartbeat_send_ms == d.stomp.heartbeat_send_ms);
+  CHECK(c.stomp.heartbeat_receive_ms == d.stomp.heartbeat_receive_ms);
+  CHECK(c.stomp.default_prefetch == d.stomp.default_prefetch);
+  CHECK(c.delivery.max_redeliveries == d.delivery.max_redeliveries);
+  CHECK(c.delivery.dead_letter == d.delivery.dead_letter);
+  CHECK(c.delivery.shared_dlq == d.delivery.shared_dlq);
+  CHECK(c.delivery.expired_to_dlq == d.delivery.expired_to_dlq);
+  CHECK(c.log.level == d.log.level);
 }
 
 TEST_CASE("endpoints print IPv6 hosts in brackets", "[config]") {
