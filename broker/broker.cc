@@ -130,10 +130,16 @@ void broker::journal(storage::batch& b, done_fn done) {
     if (done) asio::post(io_, [done, ec] { done(tandem::error(ec, ec ? "journal write failed" : "")); });
   });
   if (ec) {
-    log::error("broker", "journal refused a write: {}", ec.message());
-    // The completion was not taken; report on the loop so callers see one path.
-    (void)ec;
+    auto why = refusal(ec);
+    log::error("broker", "journal refused a write: {}", why.describe());
+    if (done) done(why);
   }
+}
+
+tandem::error broker::refusal(std::error_code ec) const {
+  auto detail = store_.last_error();
+  if (detail.code == ec && !detail.message.empty()) return detail;
+  return tandem::error(ec, ec.message());
 }
 
 void broker::enqueue_new(container& c, const message_ptr& msg) {
@@ -188,7 +194,7 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
     });
   });
   if (ec) {
-    if (done) done(tandem::error(ec, ec.message()));
+    if (done) done(refusal(ec));
     return;
   }
   msg->stored = b.ops().front().message.seq;
@@ -231,7 +237,7 @@ void broker::route_to_topic(const message_ptr& msg, bool persistent, done_fn don
     });
   });
   if (ec) {
-    if (done) done(tandem::error(ec, ec.message()));
+    if (done) done(refusal(ec));
     return;
   }
   msg->stored = b.ops().front().message.seq;

@@ -114,6 +114,8 @@ class broker {
   void expire(container& from, queued entry, storage::batch& b);
   // Journals `b` (if not empty) and calls `done` on the event loop once durable.
   void journal(storage::batch& b, done_fn done);
+  // The store's explanation of why it refused a write (e.g. the store size limit).
+  tandem::error refusal(std::error_code ec) const;
   void destroy_container(container& c);
   std::string dead_letter_name(const container& from) const;
 

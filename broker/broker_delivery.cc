@@ -288,7 +288,7 @@ void broker::commit(transaction& tx, done_fn done) {
     });
   });
   if (ec) {
-    if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
+    if (done) done(refusal(ec));
     return;
   }
   std::size_t i = 0;
