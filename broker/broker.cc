@@ -175,10 +175,15 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   if (!producer_id.empty() && store_.is_duplicate(producer_id, producer_seq)) {
     ++stats_.duplicates;
     log::debug("broker", "duplicate {}:{} to {} not stored again", producer_id, producer_seq, dest);
-    // The original may still be on its way to disk: an empty barrier write would be ideal;
-    // the store orders completions, so a no-op batch is not needed when the caller's own
-    // receipts are ordered. Receipt now.
-    if (done) done({});
+    // The original may still be on its way to disk (sent just before a failover client
+    // re-sent it): an empty batch completes after everything written before it is durable.
+    storage::batch barrier;
+    auto ec = store_.write(barrier, [this, done](std::error_code ec) {
+      asio::post(io_, [done, ec] {
+        if (done) done(ec ? tandem::error(ec, "the journal failed: " + ec.message()) : tandem::error());
+      });
+    });
+    if (ec && done) done(refusal(ec));
     return;
   }
   storage::batch b;
