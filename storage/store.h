@@ -172,6 +172,17 @@ class store {
 
   virtual store_stats stats() const = 0;
 
+  // Writes a checkpoint now (after everything written so far is durable), then deletes the
+  // segments it made unnecessary. `done` runs on the writer thread. The store also does this
+  // by itself every `checkpoint_every_bytes` and when space can be reclaimed; this is for
+  // an operator command, a clean switchover and tests. errc::closed when closed/failed.
+  virtual std::error_code checkpoint(completion done) = 0;
+
+  // The detail of the last error write() or checkpoint() returned, or of the failure that
+  // put the store in its failed state ("store size limit 1048576 bytes reached: 1040000
+  // bytes on disk, batch needs 20480"). Empty when there was none.
+  virtual tandem::error last_error() const = 0;
+
   // Flushes pending appends, writes a checkpoint if anything changed, stops the writer.
   // Further writes fail with errc::closed.
   virtual void close() = 0;

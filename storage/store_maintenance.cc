@@ -1,0 +1,212 @@
+// Space reclamation: checkpoints, deletion of dead segments, compaction of sparse ones.
+// The ordering argument is in store_impl.h.
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "storage/checkpoint.h"
+#include "storage/coding.h"
+#include "storage/crc32c.h"
+#include "storage/store_impl.h"
+
+namespace tandem::storage {
+
+std::error_code store_impl::checkpoint(completion done) {
+  if (closed_) return refuse(errc::closed, "the store is closed");
+  if (writer_->failed()) return refuse(errc::closed, "the store failed: " + writer_->failure().describe());
+  return start_checkpoint(std::move(done));
+}
+
+void store_impl::maybe_maintain() {
+  {
+    // Forget segments the writer deleted (their read handles would pin the disk space).
+    std::lock_guard lk(deleted_mu_);
+    for (auto seg : deleted_) {
+      readers_.erase(seg);
+      segment_names_.erase(seg);
+      index_.forget_segment(seg);
+    }
+    deleted_.clear();
+  }
+  if (checkpoint_running_.load(std::memory_order_acquire)) return;
+  bool due = bytes_since_checkpoint_ >= options_.checkpoint_every_bytes;
+  if (!due && bytes_since_checkpoint_ > 0) {
+    // A checkpoint costs about the size of the live index; take one early only when it
+    // frees at least that much (or when the size limit is being hit).
+    std::uint64_t active = writer_->end().segment;
+    std::uint64_t reclaimable = 0;
+    for (auto& [seg, info] : index_.segments()) {
+      if (seg >= active) continue;
+      if (info.live_count == 0 || info.live_bytes < options_.compact_below_live_ratio * info.bytes)
+        reclaimable += info.bytes - info.live_bytes;
+    }
+    std::uint64_t cost = std::max<std::uint64_t>(options_.segment_bytes, index_.messages().size() * 48);
+    bool full = last_error_.code == make_error_code(errc::store_full);
+    due = reclaimable > 0 && (reclaimable >= cost || full);
+  }
+  if (due) (void)start_checkpoint(nullptr);
+}
+
+std::error_code store_impl::start_checkpoint(completion done) {
+  checkpoint_running_.store(true, std::memory_order_release);
+  const std::uint64_t active = writer_->end().segment;
+
+  // 1. Compaction first, so the snapshot refers to the copies.
+  std::vector<std::uint64_t> sparse;
+  for (auto& [seg, info] : index_.segments()) {
+    if (seg < active && info.live_count > 0 && info.live_bytes < options_.compact_below_live_ratio * info.bytes)
+      sparse.push_back(seg);
+  }
+  for (auto seg : sparse) compact(seg);
+
+  // 2. Snapshot at P; segments wholly before P with nothing live are then unnecessary.
+  checkpoint::info ci;
+  ci.number = next_checkpoint_++;
+  ci.epoch = options_.epoch.value();
+  ci.covers = writer_->end();
+  std::vector<std::pair<std::uint64_t, std::string>> dead;
+  for (auto& [seg, info] : index_.segments()) {
+    if (seg < ci.covers.segment && info.live_count == 0 && segment_names_.count(seg))
+      dead.emplace_back(seg, segment_names_[seg]);
+  }
+  auto bytes = std::make_shared<std::string>(checkpoint::encode(index_, ci));
+  bytes_since_checkpoint_ = 0;
+  dirty_since_checkpoint_ = false;
+
+  writer_->after_durable([this, bytes, ci, dead, done = std::move(done)](const status& err) {
+    auto finish = [&](std::error_code ec) {
+      checkpoint_running_.store(false, std::memory_order_release);
+      if (done) done(ec);
+    };
+    if (err) return finish(err.code);
+    if (auto s = checkpoint::write_file(fs_, options_.directory, ci.number, *bytes)) {
+      // The journal is intact; only reclamation is postponed. Not a store failure.
+      log::error("journal", "checkpoint {} failed: {}", ci.number, s.describe());
+      return finish(s.code);
+    }
+    checkpoints_.fetch_add(1);
+    if (ci.number > 1) {
+      for (std::uint64_t n = ci.number - 1; n > 0; --n) {
+        if (fs_.remove(join_path(options_.directory, checkpoint::file_name(n)))) break;
+      }
+    }
+    std::vector<std::uint64_t> removed;
+    for (auto& [seg, name] : dead) {
+      auto st = fs_.stat(name);
+      if (auto s = fs_.remove(name)) {
+        log::warn("journal", "cannot delete segment {}: {}", name, s.describe());
+        continue;
+      }
+      if (st) bytes_on_disk_ -= static_cast<std::int64_t>(st->size);
+      segments_deleted_.fetch_add(1);
+      removed.push_back(seg);
+    }
+    if (!removed.empty()) (void)fs_.sync_dir(options_.directory);
+    {
+      std::lock_guard lk(deleted_mu_);
+      deleted_.insert(deleted_.end(), removed.begin(), removed.end());
+    }
+    log::debug("journal", "checkpoint {} at segment {} offset {}: {} bytes, {} segments deleted", ci.number,
+               ci.covers.segment, ci.covers.offset, bytes->size(), removed.size());
+    finish({});
+  });
+
+  // Informational marker in the journal (recovery does not depend on it).
+  auto marker = std::make_shared<std::string>();
+  auto start = journal::begin_record(*marker);
+  journal::encode_checkpoint_marker(*marker, {ci.number, ci.covers});
+  journal::end_record(*marker, start, journal::record_type::checkpoint_marker);
+  std::size_t size = marker->size();
+  note_append(writer_->append(marker, nullptr), size);
+  dirty_since_checkpoint_ = false;
+  bytes_since_checkpoint_ = 0;
+  return {};
+}
+
+namespace {
+
+// Shared by the fills of one compaction: a read handle opened on the writer thread.
+struct compaction_source {
+  file_system* fs;
+  std::string path;
+  std::unique_ptr<file> f;
+};
+
+void write_padding(char* dst, std::size_t size) {
+  std::string rec;
+  auto start = journal::begin_record(rec);
+  rec.append(size - journal::record_header_size, '\0');
+  journal::end_record(rec, start, journal::record_type::padding);
+  std::memcpy(dst, rec.data(), size);
+}
+
+}  // namespace
+
+void store_impl::compact(std::uint64_t segment) {
+  auto name = segment_names_.find(segment);
+  if (name == segment_names_.end()) return;
+  auto src = std::make_shared<compaction_source>(compaction_source{&fs_, name->second, nullptr});
+  std::vector<std::uint64_t> seqs;
+  for (auto& [seq, e] : index_.messages()) {
+    if (e.segment == segment) seqs.push_back(seq);
+  }
+  for (auto seq : seqs) {
+    const index_entry e = *index_.find(seq);
+    std::string prefix;
+    std::vector<std::string> containers;
+    for (auto c : e.containers) containers.push_back(index_.container_name(c));
+    journal::encode_relocated_prefix(prefix, containers);
+    // Space is reserved before the old record is read (on the writer thread). The new
+    // payload is prefix + u32 length + the message payload, which is never longer than the
+    // old record's whole payload plus 4; any slack is zero padding inside the record.
+    std::size_t size = journal::record_header_size + prefix.size() + 4 + (e.length - journal::record_header_size);
+    journal::position old{segment, e.offset};
+    std::uint32_t old_len = e.length;
+    auto fill = [src, prefix, old, old_len, size](char* dst) {
+      std::string raw(old_len, '\0');
+      bool ok = false;
+      if (!src->f) {
+        auto f = src->fs->open(src->path, open_mode::read_only);
+        if (f) src->f = std::move(*f);
+      }
+      if (src->f) {
+        auto n = src->f->read_at(old.offset, raw.data(), raw.size());
+        ok = n && *n == raw.size();
+      }
+      std::optional<journal::record_view> rec;
+      if (ok) rec = journal::check_record(raw.data(), raw.size());
+      std::string_view payload;
+      if (rec && rec->type == journal::record_type::message_added) {
+        payload = rec->payload;
+      } else if (rec && rec->type == journal::record_type::message_relocated) {
+        std::vector<std::string_view> ignored;
+        if (!journal::decode_relocated(rec->payload, ignored, payload)) rec.reset();
+      } else {
+        rec.reset();
+      }
+      if (!rec) {
+        log::error("journal", "compaction: cannot read the record at segment {} offset {}; message lost to padding",
+                   old.segment, old.offset);
+        write_padding(dst, size);
+        return;
+      }
+      std::string out;
+      out.reserve(size);
+      auto start = journal::begin_record(out);
+      out.append(prefix);
+      coding::put_str(out, payload);
+      out.resize(size, '\0');
+      journal::end_record(out, start, journal::record_type::message_relocated);
+      std::memcpy(dst, out.data(), size);
+    };
+    auto t = writer_->append_deferred(size, fill, nullptr);
+    note_append(t, size);
+    inflight_[seq] = inflight{nullptr, 0, t.id, true, old, old_len};
+    inflight_order_.emplace_back(t.id, seq);
+    index_.relocate(seq, t.pos.segment, t.pos.offset, static_cast<std::uint32_t>(size));
+  }
+  segments_compacted_.fetch_add(1);
+  log::debug("journal", "compacting segment {}: {} live messages moved to the head", segment, seqs.size());
+}
+
+}  // namespace tandem::storage
