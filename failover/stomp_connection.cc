@@ -202,6 +202,9 @@ error stomp_connection::read_frame(clock::time_point deadline, std::optional<sto
       got = std::move(**r);
       return {};
     }
+    // About to block: what we buffered (acks above all) must reach the broker first, or it may
+    // be waiting for them before it sends more (prefetch window).
+    if (auto e = flush()) return e;
     if (auto e = read_some(deadline)) return e;
   }
 }
@@ -314,7 +317,6 @@ error stomp_connection::unsubscribe(std::string_view id) {
 result<stomp::frame> stomp_connection::receive(std::chrono::milliseconds timeout) {
   if (messages_.empty()) {
     if (!connected()) return not_connected();
-    if (auto e = flush()) return e;  // acks must reach the broker or it stops sending (prefetch)
     const auto deadline = clock::now() + timeout;
     while (messages_.empty()) {
       std::optional<stomp::frame> f;

@@ -12,8 +12,8 @@
 //   waiting for a frame (receive(), wait_receipt()) leaves the connection usable; a timeout while
 //   connecting or writing closes it, since a half-written frame cannot be taken back.
 // - Buffering: frames are encoded into an output buffer and written when it grows past
-//   `flush_threshold` or before any call that waits for the broker, so pipelined sends and
-//   acks go out in large writes. flush() forces the write.
+//   `flush_threshold` or before the client blocks waiting for the broker, so pipelined sends
+//   and acks go out in large writes. flush() forces the write.
 // - Receipts: send_async() returns the receipt id it asked for; receipts are matched by id as
 //   they arrive, in any order, and remembered until wait_receipt() collects them.
 // - Heart-beats: with heartbeat_send_ms set, an EOL is sent whenever a call has been blocked
