@@ -14,6 +14,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   # end-to-end tests: real stomp.py clients, pytest, process and network tools
   python3 python3-stomp python3-pytest procps iproute2
+  # nfs backend tests: a real user-space NFS server
+  nfs-ganesha nfs-ganesha-vfs rpcbind
 )
 
 # A package counts as present only in state "installed" (not "config-files" after a remove).
