@@ -137,9 +137,20 @@ void journal_writer::process(std::vector<item>& items) {
 status journal_writer::flush_and_sync() {
   if (!buffer_.empty()) {
     groups_.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t data = buffer_.size();
+    const std::uint64_t end = buffer_offset_ + data;
+    if (options_.preallocate && end > prefilled_end_ && end < options_.segment_bytes) {
+      // Keep zero-filled space ahead of the data, extended a chunk at a time in the same
+      // pwrite: the following fdatasyncs then find the file size unchanged and need not
+      // commit metadata. Written zeros, not fallocate: unwritten extents would still need
+      // a metadata update on first write. Zeros read back as end-of-log.
+      std::uint64_t target = std::min<std::uint64_t>((end / prefill_chunk + 1) * prefill_chunk, options_.segment_bytes);
+      buffer_.append(static_cast<std::size_t>(target - end), '\0');
+      prefilled_end_ = target;
+    }
     if (auto s = active_->write_at(buffer_offset_, buffer_.data(), buffer_.size())) return s;
-    buffer_offset_ += buffer_.size();
-    bytes_written_.fetch_add(buffer_.size(), std::memory_order_relaxed);
+    buffer_offset_ += data;
+    bytes_written_.fetch_add(data, std::memory_order_relaxed);
     buffer_.clear();
     written_ticket_.store(buffer_last_ticket_, std::memory_order_release);
     dirty_ = true;
@@ -175,21 +186,12 @@ status journal_writer::open_segment(std::uint64_t segment) {
   if (!f) return f.err();
   std::string header = encode_segment_header(segment_header{options_.epoch, segment});
   if (auto s = (*f)->write_at(0, header.data(), header.size())) return s;
-  if (options_.preallocate && options_.segment_bytes > header.size()) {
-    // Written zeros, not fallocate: unwritten extents would still need a metadata update
-    // on the first write into them. A zero-filled tail reads as end-of-log.
-    std::string zeros(1 << 20, '\0');
-    for (std::uint64_t off = header.size(); off < options_.segment_bytes;) {
-      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), options_.segment_bytes - off));
-      if (auto s = (*f)->write_at(off, zeros.data(), n)) return s;
-      off += n;
-    }
-  }
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   if (auto s = (*f)->sync()) return s;
   if (auto s = fs_.sync_dir(options_.directory)) return s;
   active_ = std::move(*f);
   buffer_offset_ = segment_header_size;
+  prefilled_end_ = segment_header_size;
   dirty_ = false;
   log::debug("journal", "opened segment {} (epoch {})", name, options_.epoch);
   return {};

@@ -40,9 +40,9 @@ struct writer_options {
   std::string directory;
   std::uint64_t epoch = 1;
   std::uint64_t segment_bytes = 64ull << 20;
-  // Zero-fill each new segment to segment_bytes when it is created, so that later
+  // Keep up to `prefill_chunk` zero-filled bytes ahead of the write position, so most
   // fdatasyncs need not update the file size (see README.md for the measurement).
-  bool preallocate = false;
+  bool preallocate = true;
 };
 
 struct writer_stats {
@@ -119,7 +119,9 @@ class journal_writer {
 
   // Writer thread only.
   std::unique_ptr<file> active_;
+  static constexpr std::uint64_t prefill_chunk = 1 << 20;
   std::uint64_t buffer_offset_ = 0;  // file offset of buffer_[0]
+  std::uint64_t prefilled_end_ = 0;  // the file holds data or zeros up to here
   std::string buffer_;
   std::uint64_t buffer_last_ticket_ = 0;
   bool dirty_ = false;               // written since the last sync

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -110,6 +111,7 @@ status store_impl::recover() {
   wo.directory = dir;
   wo.epoch = options_.epoch.value();
   wo.segment_bytes = options_.segment_bytes;
+  wo.preallocate = std::getenv("TANDEM_NO_PREALLOC") == nullptr;  // for measuring both
   auto w = journal::journal_writer::open(fs_, wo, first);
   if (!w) return w.err();
   writer_ = std::move(*w);

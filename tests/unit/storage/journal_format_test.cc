@@ -157,3 +157,13 @@ TEST_CASE("segment header and file names round-trip", "[journal][format]") {
   REQUIRE(s == 34);
   REQUIRE_FALSE(parse_segment_file_name("journal-00000000x2-0000000034.log", e, s));
 }
+
+TEST_CASE("the FORMAT.md worked example encodes byte for byte", "[journal][format]") {
+  std::string out;
+  auto start = begin_record(out);
+  encode_ref(out, 7, "/queue/a");
+  end_record(out, start, record_type::ref_added);
+  const unsigned char expected[] = {0xa9, 0x23, 0x20, 0x69, 0x14, 0x00, 0x00, 0x00, 0x02, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                    0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x2f, 0x71, 0x75, 0x65, 0x75, 0x65, 0x2f, 0x61};
+  REQUIRE(out == std::string(reinterpret_cast<const char*>(expected), sizeof expected));
+}

@@ -64,7 +64,8 @@ TEST_CASE("torn tail record is ignored at every byte offset", "[journal][reader]
   posix_file_system fs;
   auto at = write_records(fs, dir.path(), 3);
   std::string path = dir.file(segment_file_name(1, 1));
-  std::uint64_t end = file_size(path);
+  std::uint64_t end = at[2].offset + ref_record(3, "/queue/q3").size();
+  REQUIRE(end <= file_size(path));  // the writer may keep zero-filled space after the log
   std::string original;
   {
     auto f = fs.open(path, open_mode::read_only);
