@@ -189,3 +189,25 @@ TEST_CASE("disconnect waits for its receipt") {
   CHECK(broker.finish() == "");
   CHECK(receipted);
 }
+
+TEST_CASE("a client blocked in receive sends heart-beats the broker asked for") {
+  std::string first_bytes;
+  scripted_broker broker([&](auto& p) {
+    p.read();
+    p.write("CONNECTED", {{"version", "1.2"}, {"heart-beat", "0,50"}});
+    char buf[16];
+    std::size_t n = p.socket.read_some(asio::buffer(buf));  // raw: the parser hides heart-beats
+    first_bytes.assign(buf, n);
+    p.write("MESSAGE", {{"subscription", "s1"}, {"message-id", "m1"}, {"destination", "/queue/a"}}, "after beat");
+  });
+  stomp_connection c;
+  failover::connect_options o;
+  o.heartbeat_send_ms = 50;
+  REQUIRE_FALSE(c.connect("127.0.0.1", broker.port(), o));
+  auto m = c.receive(milliseconds(10000));
+  REQUIRE(m);
+  CHECK(m->body == "after beat");
+  c.close();
+  CHECK(broker.finish() == "");
+  CHECK(first_bytes == "\n");
+}
