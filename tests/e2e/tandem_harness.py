@@ -665,6 +665,10 @@ class RawClient:
                 frames.append(self.read_frame(timeout=max(0.0, deadline - time.monotonic())))
             except ConnectionClosed:
                 return frames
+            except TimeoutError:
+                raise AssertionError(
+                    f"the broker did not close the connection within {timeout:.0f}s; frames "
+                    f"received before that: {frames!r}; unparsed bytes: {self.buf[:200]!r}")
 
     def connect(self, version="1.2", headers=None, command="CONNECT", timeout=DEFAULT_TIMEOUT):
         h = [("accept-version", version), ("host", "localhost")]

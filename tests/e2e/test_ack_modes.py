@@ -18,6 +18,7 @@ def next_consumer_bodies(broker, clients, dest, expected_count):
         c.listener.wait_for(expected_count)
     clients.new(broker).send(dest, "SENTINEL")
     msgs = c.listener.wait_for_body("SENTINEL")
+    c.disconnect()
     return msgs[:[m.body for m in msgs].index("SENTINEL")]
 
 

@@ -20,6 +20,7 @@ def drain_queue(broker, clients, destination, expect_at_least=0, timeout=30):
         consumer.listener.wait_for(expect_at_least, timeout=timeout)
     clients.new(broker).send(destination, "SENTINEL")
     msgs = consumer.listener.wait_for_body("SENTINEL", timeout=timeout)
+    consumer.disconnect()
     bodies = [m.body for m in msgs]
     return bodies[:bodies.index("SENTINEL")]
 

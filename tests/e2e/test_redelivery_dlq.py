@@ -10,6 +10,7 @@ def queue_is_empty(broker, clients, dest):
     c.subscribe(dest, "check")
     clients.new(broker).send(dest, "SENTINEL")
     msgs = c.listener.wait_for_body("SENTINEL")
+    c.disconnect()
     return [m.body for m in msgs] == ["SENTINEL"]
 
 

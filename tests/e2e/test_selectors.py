@@ -23,6 +23,16 @@ def test_selector_delivers_only_matching_and_leaves_the_rest_for_others(broker, 
     assert picky.listener.bodies() == ["red-20", "red-11"]
 
 
+def test_selector_on_string_header_only(broker, clients):
+    picky = clients.new(broker)
+    picky.subscribe("/queue/sel-str", "picky", headers={"selector": "type = 'red'"})
+    send_orders(broker, clients, "/queue/sel-str")
+    assert [m.body for m in picky.listener.wait_for(3)] == ["red-5", "red-20", "red-11"]
+    other = clients.new(broker)
+    other.subscribe("/queue/sel-str", "other")
+    assert [m.body for m in other.listener.wait_for(1)] == ["blue-50"]
+
+
 def test_selector_on_a_subscription_made_after_the_messages_were_queued(broker, clients):
     send_orders(broker, clients, "/queue/sel-late")
     picky = clients.new(broker)
