@@ -2,6 +2,7 @@
 #include "broker/destination.h"
 
 #include <asio/post.hpp>
+#include <malloc.h>
 
 
 #include "common/log.h"
@@ -29,8 +30,39 @@ storage::message_record to_record(const message& m, std::vector<std::string> con
 }  // namespace
 
 broker::broker(asio::io_context& io, const config& cfg, storage::store& store)
-    : io_(io), cfg_(cfg), store_(store) {
+    : io_(io), cfg_(cfg), store_(store), housekeeping_(io) {
   id_prefix_ = "ID:" + cfg.node.name + "-" + std::to_string(now_ms()) + "-";
+}
+
+bool broker::is_dead_letter_name(std::string_view name) const {
+  return starts_with(name, "/queue/DLQ.") || name == "/queue/" + cfg_.delivery.shared_dlq;
+}
+
+void broker::start() { housekeeping(); }
+
+void broker::stop() { housekeeping_.cancel(); }
+
+void broker::housekeeping() {
+  // Messages that expire while waiting (no consumer) leave the queue without a delivery attempt.
+  const std::int64_t now = now_ms();
+  for (auto& [name, c] : containers_) {
+    if (!c->has_expiring()) continue;
+    auto gone = c->remove_if([&c = *c, now](const queued& q) { return c.expires(*q.msg, now); });
+    if (gone.empty()) continue;
+    storage::batch b;
+    for (auto& q : gone) expire(*c, std::move(q), b);
+    journal(b, nullptr);
+  }
+  // After a burst is consumed, glibc keeps the freed memory; hand it back so the broker's
+  // footprint follows its load.
+  const std::int64_t resident = resident_message_bytes();
+  if (resident_at_last_trim_ > resident + (8 << 20)) malloc_trim(0);
+  if (resident_at_last_trim_ > resident + (8 << 20) || resident > resident_at_last_trim_)
+    resident_at_last_trim_ = resident;
+  housekeeping_.expires_after(std::chrono::seconds(1));
+  housekeeping_.async_wait([this](std::error_code ec) {
+    if (!ec) housekeeping();
+  });
 }
 
 std::string broker::next_message_id() { return id_prefix_ + std::to_string(next_local_id_++); }
@@ -42,7 +74,10 @@ container* broker::find_container(const std::string& name) {
 
 container& broker::queue_container(const std::string& name) {
   auto& slot = containers_[name];
-  if (!slot) slot = std::make_unique<container>(*this, name, container_kind::queue);
+  if (!slot) {
+    slot = std::make_unique<container>(*this, name, container_kind::queue);
+    if (is_dead_letter_name(name)) slot->set_dead_letter();
+  }
   return *slot;
 }
 

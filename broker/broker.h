@@ -11,6 +11,7 @@
 // then. Acknowledgements remove references in the journal; their `done` also waits for it.
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -59,6 +60,10 @@ class broker {
 
   // Rebuilds queues and durable subscriptions from the store's recovered state.
   void recover();
+  // Starts the once-a-second housekeeping (expiry of waiting messages, returning freed
+  // memory to the OS); stop() cancels it.
+  void start();
+  void stop();
 
   // Routes a message to its destination. For a persistent message `done` runs once it is
   // durable (or with the error that refused it, e.g. the store limit). A message whose
@@ -117,7 +122,9 @@ class broker {
   // The store's explanation of why it refused a write (e.g. the store size limit).
   tandem::error refusal(std::error_code ec) const;
   void destroy_container(container& c);
+  void housekeeping();
   std::string dead_letter_name(const container& from) const;
+  bool is_dead_letter_name(std::string_view name) const;
 
   asio::io_context& io_;
   const config& cfg_;
@@ -130,6 +137,8 @@ class broker {
   std::uint64_t topic_sub_counter_ = 0;
   std::string id_prefix_;
   broker_stats stats_;
+  asio::steady_timer housekeeping_;
+  std::int64_t resident_at_last_trim_ = 0;
 };
 
 }  // namespace tandem::broker

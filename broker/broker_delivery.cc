@@ -120,7 +120,7 @@ void broker::destroy_container(container& c) {
 
 bool broker::deliver(container& from, subscription& sub, queued entry) {
   message& m = *entry.msg;
-  if (m.expired(now_ms())) {
+  if (from.expires(m, now_ms())) {
     storage::batch b;
     expire(from, std::move(entry), b);
     journal(b, nullptr);
@@ -162,7 +162,7 @@ std::string broker::dead_letter_name(const container& from) const {
 
 void broker::dead_letter(container& from, queued entry, storage::batch& b, const char* why) {
   const std::string target = dead_letter_name(from);
-  if (target == from.name() || starts_with(from.name(), "/queue/DLQ.")) {
+  if (from.dead_letter()) {
     // A dead-letter queue's own poison messages have nowhere further to go.
     log::warn("broker", "dropping message {} from dead-letter queue {}: {}", entry.msg->message_id,
               from.name(), why);

@@ -15,6 +15,7 @@ void container::enqueue(queued q) {
 void container::requeue(queued q) {
   auto& lane = lanes_[std::min<std::uint8_t>(q.msg->priority, 9)];
   auto order = q.order;
+  if (q.msg->expires_ms) ++expiring_;
   lane.emplace(order, std::move(q));
   ++depth_;
 }
@@ -24,6 +25,7 @@ std::vector<queued> container::remove_if(const std::function<bool(const queued&)
   for (auto& lane : lanes_) {
     for (auto it = lane.begin(); it != lane.end();) {
       if (pred(it->second)) {
+        if (it->second.msg->expires_ms) --expiring_;
         removed.push_back(std::move(it->second));
         it = lane.erase(it);
         --depth_;
@@ -91,6 +93,7 @@ void container::dispatch_once() {
         queued bad = std::move(it->second);
         it = lane.erase(it);
         --depth_;
+        if (bad.msg->expires_ms) --expiring_;
         owner_.discard(*this, std::move(bad), "unreadable from the journal");
         continue;
       }
@@ -102,6 +105,7 @@ void container::dispatch_once() {
       queued entry = std::move(it->second);
       it = lane.erase(it);
       --depth_;
+      if (entry.msg->expires_ms) --expiring_;
       owner_.deliver(*this, *target, std::move(entry));
       if (consumers_.empty()) return;  // the delivery closed the last consumer
     }

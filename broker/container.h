@@ -31,6 +31,10 @@ class container {
 
   const std::string& name() const { return name_; }
   container_kind kind() const { return kind_; }
+  // A dead-letter queue keeps its messages whatever their expiry time.
+  bool dead_letter() const { return dead_letter_; }
+  void set_dead_letter() { dead_letter_ = true; }
+  bool expires(const message& m, std::int64_t now) const { return !dead_letter_ && m.expired(now); }
   // True when persistent messages in this container are referenced in the journal.
   bool journaled() const { return kind_ != container_kind::topic; }
 
@@ -47,6 +51,8 @@ class container {
   void dispatch();
 
   std::size_t depth() const { return depth_; }
+  // True if some pending message has an expiry time (worth sweeping).
+  bool has_expiring() const { return expiring_ > 0 && !dead_letter_; }
   std::uint64_t enqueued() const { return enqueued_; }
   std::uint64_t dequeued() const { return dequeued_; }
   void count_dequeue() { ++dequeued_; }
@@ -68,8 +74,10 @@ class container {
   std::vector<subscription*> consumers_;
   std::size_t next_consumer_ = 0;
   std::size_t depth_ = 0;
+  std::size_t expiring_ = 0;  // pending entries with an expiry time
   std::uint64_t enqueued_ = 0;
   std::uint64_t dequeued_ = 0;
+  bool dead_letter_ = false;
   bool dispatching_ = false;
   bool dispatch_again_ = false;
 };

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   broker::broker core(io, cfg, **store);
   core.recover();
+  core.start();
   broker::stomp_server server(io, core);
   if (auto err = server.listen(cfg.listeners.stomp)) {
     log::error("broker", "{}", err.message);
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     log::info("broker", "signal {}: stopping", sig);
     server.stop();
+    core.stop();
     // Let queued work (receipts for durable writes) drain, then close the journal.
     io.stop();
   });
