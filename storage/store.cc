@@ -134,12 +134,14 @@ std::error_code store_impl::write(batch& b, completion done) {
       for (auto& op : ops) op.message.seq = message_seq{};
       auto ec = refuse(errc::store_full, fmt::format("store size limit {} bytes reached: {} bytes on disk, batch needs {}",
                                                      options_.max_store_bytes, on_disk, buf->size()));
-      log::warn("journal", "{}", last_error_.message);
+      if (!refused_full_) log::warn("journal", "{}", last_error_.message);
+      refused_full_ = true;
       maybe_maintain();  // removals may have made space reclaimable
       return ec;
     }
   }
   if (txn) ++next_txn_;
+  if (adds) refused_full_ = false;
   index_.next_seq = seq;
 
   const std::size_t size = buf->size();

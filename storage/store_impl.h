@@ -91,6 +91,7 @@ class store_impl final : public store {
   std::uint64_t bytes_since_checkpoint_ = 0;
   std::uint64_t next_checkpoint_ = 1;
   bool dirty_since_checkpoint_ = false;
+  bool refused_full_ = false;  // an add was refused for space since the last accepted one
   std::atomic<bool> checkpoint_running_{false};
   std::atomic<std::uint64_t> checkpoints_{0}, segments_deleted_{0}, segments_compacted_{0};
   std::atomic<std::uint64_t> deleted_segments_total_{0};

@@ -41,7 +41,7 @@ void store_impl::maybe_maintain() {
         reclaimable += info.bytes - info.live_bytes;
     }
     std::uint64_t cost = std::max<std::uint64_t>(options_.segment_bytes, index_.messages().size() * 48);
-    bool full = last_error_.code == make_error_code(errc::store_full);
+    bool full = refused_full_;
     due = reclaimable > 0 && (reclaimable >= cost || full);
   }
   if (due) (void)start_checkpoint(nullptr);
@@ -201,7 +201,17 @@ void store_impl::compact(std::uint64_t segment) {
     };
     auto t = writer_->append_deferred(size, fill, nullptr);
     note_append(t, size);
-    inflight_[seq] = inflight{nullptr, 0, t.id, true, old, old_len};
+    // Until the copy is in the file, reads are served from where the message is now: its
+    // original buffer if that is not written yet either, else its old location (deleted
+    // only after a checkpoint that follows the copy).
+    auto prev = inflight_.find(seq);
+    if (prev != inflight_.end() && prev->second.ticket > writer_->written_ticket()) {
+      inflight in = prev->second;
+      in.ticket = t.id;
+      inflight_[seq] = in;
+    } else {
+      inflight_[seq] = inflight{nullptr, 0, t.id, true, old, old_len};
+    }
     inflight_order_.emplace_back(t.id, seq);
     index_.relocate(seq, t.pos.segment, t.pos.offset, static_cast<std::uint32_t>(size));
   }

@@ -89,7 +89,7 @@ TEST_CASE("bench: group commit throughput with 1 and 8 producers", "[.bench]") {
   }
 }
 
-TEST_CASE("bench: reopening a store with 1,000,000 pending 1 KiB messages", "[.bench]") {
+TEST_CASE("bench: reopening a store with 1M pending 1 KiB messages", "[.bench]") {
   tandem::log::set_level(tandem::log::level::warn);
   posix_file_system fs;
   bench_dir dir;
