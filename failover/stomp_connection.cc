@@ -238,8 +238,10 @@ error stomp_connection::dispatch(stomp::frame&& f) {
   }
   if (f.command == "ERROR") {
     std::string text(f.get("message", "(no message header)"));
-    if (!f.body.empty()) text += ": " + f.body.substr(0, 512);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
+    std::string detail = f.body.substr(0, 512);
+    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\0')) detail.pop_back();
+    // Brokers often repeat the message header in the body; say it once.
+    if (!detail.empty() && detail.find(text) == std::string::npos) text += ": " + detail;
     return fail({errc::broker_error, "broker error: " + text});
   }
   return fail({errc::protocol_error, fmt::format("unexpected {} frame from the broker", f.command)});
