@@ -7,7 +7,8 @@
 // Rules:
 //  - Header names and values are escaped per version (stomp/escape.h); CONNECT, STOMP and
 //    CONNECTED frames and every 1.0 frame are written unescaped (an LF or CR in them becomes a
-//    space, so a bad header can never desynchronise the stream).
+//    space, so a bad header can never desynchronise the stream). A NUL in a header has no
+//    escape in any version and becomes a space.
 //  - content-length: when the frame has a content-length header, its first occurrence is written
 //    with the real body size (a stale value would corrupt the stream) and later ones are dropped;
 //    when it has none and the body is non-empty, "content-length:<size>" is appended, so bodies

@@ -15,6 +15,7 @@ void append_escaped(std::string_view s, version v, std::string& out) {
     switch (c) {
       case '\n': esc = "\\n"; break;
       case ':': esc = "\\c"; break;
+      case '\0': esc = " "; break;  // no escape exists; a raw NUL would end the frame
       case '\\': esc = "\\\\"; break;
       case '\r':
         // 1.1 has no escape for CR; a raw CR is unambiguous except right before the EOL.
@@ -36,7 +37,7 @@ void append_unescaped(std::string_view s, bool is_name, std::string& out) {
   out.append(s);
   for (std::size_t i = start; i < out.size(); ++i) {
     char& c = out[i];
-    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '\n' || c == '\r' || c == '\0') c = ' ';
     else if (is_name && c == ':') c = '_';
   }
 }

@@ -101,6 +101,12 @@ TEST_CASE("a raw colon in a header value is accepted in every version", "[stomp]
   }
 }
 
+TEST_CASE("a NUL in a header is written as a space in every version", "[stomp][codec]") {
+  frame f{"SEND", {{"a\0b"s, "c\0d"s}}, ""};
+  CHECK(encode(f, version::v1_2) == "SEND\na b:c d\n\n\0"s);
+  CHECK(encode(f, version::v1_0) == "SEND\na b:c d\n\n\0"s);
+}
+
 TEST_CASE("CONNECT, STOMP and CONNECTED headers are never escaped or unescaped", "[stomp][codec]") {
   frame connect{"CONNECT", {{"login", "dom\\user"}, {"passcode", "p:w"}}, ""};
   const std::string wire = encode(connect, version::v1_2);
@@ -262,4 +268,35 @@ TEST_CASE("a large body trickling in is not rescanned or recopied quadratically"
   const parsed p = parse_in_pieces(wire, version::v1_2, 4096);
   REQUIRE(p.frames.size() == 1);
   CHECK(p.frames[0].body.size() == body.size());
+}
+
+TEST_CASE("random frames round-trip through random splits in 1.2", "[stomp][codec][partial]") {
+  std::uint32_t seed = 7;
+  auto rnd = [&seed] { return seed = seed * 1103515245 + 12345, (seed >> 16) & 0x7fff; };
+  const std::string alphabet = "ab:\\\n\r\t %\0xyz"s;
+  auto random_text = [&](std::size_t max, bool nul = true) {
+    std::string s;
+    for (std::size_t n = rnd() % max; n > 0; --n) {
+      const char c = alphabet[rnd() % alphabet.size()];
+      if (c || nul) s += c;
+    }
+    return s;
+  };
+  const char* commands[] = {"SEND", "MESSAGE", "ERROR", "ACK", "SUBSCRIBE"};
+  for (int round = 0; round < 300; ++round) {
+    std::vector<frame> frames;
+    std::string wire;
+    for (int i = 0, n = 1 + rnd() % 4; i < n; ++i) {
+      frame f{commands[rnd() % 5], {}, random_text(200)};
+      for (int h = 0, hn = rnd() % 6; h < hn; ++h) f.add("k" + random_text(8, false), random_text(20, false));
+      encode(f, version::v1_2, wire);
+      if (!f.body.empty()) f.set("content-length", std::to_string(f.body.size()));
+      if (rnd() % 2) encode_heartbeat(wire);
+      frames.push_back(std::move(f));
+    }
+    const parsed p = parse_in_pieces(wire, version::v1_2, 1 + rnd() % 50);
+    REQUIRE_FALSE(p.failure);
+    REQUIRE(p.frames.size() == frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) CHECK(same_frame(p.frames[i], frames[i]));
+  }
 }
