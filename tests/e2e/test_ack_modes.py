@@ -110,3 +110,26 @@ def test_prefetch_one_lets_a_second_consumer_work_while_the_first_holds_a_messag
     second.ack(m)
     assert second.listener.wait_for(2)[1].body == "p3"
     assert first.listener.bodies() == ["p1"]
+
+
+def test_unsubscribe_returns_unacked_messages_to_other_consumers(broker, clients):
+    fill(broker, clients, "/queue/unsub", ["u1", "u2"])
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/unsub", "s", ack="client-individual")
+    msgs = c.listener.wait_for(2)
+    c.ack(msgs[0])
+    c.unsubscribe("s")
+    redelivered = next_consumer_bodies(broker, clients, "/queue/unsub", 1)
+    assert [m.body for m in redelivered] == ["u2"]
+    assert redelivered[0].headers.get("redelivered") == "true"
+    assert c.conn.is_connected(), "the connection itself stays open"
+
+
+def test_two_subscriptions_on_one_connection_share_a_queue(broker, clients):
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/twosubs", "a", ack="client-individual", headers={"activemq.prefetchSize": "1"})
+    c.subscribe("/queue/twosubs", "b", ack="client-individual", headers={"activemq.prefetchSize": "1"})
+    fill(broker, clients, "/queue/twosubs", ["t1", "t2"])
+    msgs = c.listener.wait_for(2)
+    assert sorted(m.body for m in msgs) == ["t1", "t2"]
+    assert sorted(m.headers["subscription"] for m in msgs) == ["a", "b"]

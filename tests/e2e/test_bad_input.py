@@ -133,3 +133,41 @@ def test_client_that_vanishes_mid_frame_does_not_disturb_others(broker, clients)
     clients.new(broker).send("/queue/half", "SENTINEL")
     c.listener.wait_for_body("SENTINEL")
     assert c.listener.bodies() == ["SENTINEL"]
+
+
+def test_header_line_over_max_header_bytes_gets_error_and_close(start_broker, clients):
+    broker = start_broker(limits={"max_header_bytes": 1024})
+    raw = clients.raw(broker)
+    assert raw.connect("1.2").command == "CONNECTED"
+    raw.send_frame("SEND", [("destination", "/queue/bad"), ("x-long", "y" * 4096)], b"x")
+    frames = raw.read_until_closed(timeout=10)
+    assert frames and frames[0].command == "ERROR", frames
+    assert re.search(r"(?i)header", th.unescape(frames[0].get("message", ""))), frames[0]
+
+
+def test_connections_over_max_connections_are_refused_and_others_keep_working(start_broker, clients):
+    broker = start_broker(limits={"max_connections": 3})
+    kept = [clients.new(broker) for _ in range(3)]
+    raw = clients.raw(broker)
+    try:
+        raw.send_frame("CONNECT", [("accept-version", "1.2"), ("host", "localhost")])
+        frames = raw.read_until_closed(timeout=10)
+    except (ConnectionResetError, BrokenPipeError):
+        frames = []
+    assert all(f.command != "CONNECTED" for f in frames), frames
+    kept[0].subscribe("/queue/capacity")
+    kept[1].send("/queue/capacity", "still-fine")
+    assert kept[0].listener.wait_for(1)[0].body == "still-fine"
+    kept[2].disconnect()
+    th.wait_until(lambda: _can_connect(broker), timeout=10, what="a free connection slot")
+
+
+def _can_connect(broker):
+    c = th.Client(broker)
+    try:
+        c.connect(timeout=2)
+        return True
+    except AssertionError:
+        return False
+    finally:
+        c.close_quietly()

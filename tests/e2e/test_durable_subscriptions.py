@@ -80,3 +80,34 @@ def test_unsubscribe_with_subscription_name_deletes_the_durable_subscription(bro
     p.send("/topic/t", "after-resubscribe", persistent=True)
     c.listener.wait_for_body("after-resubscribe")
     assert c.listener.bodies() == ["after-resubscribe"]
+
+
+def test_deleted_durable_subscription_stays_deleted_after_a_crash(broker, clients):
+    register_and_go_offline(broker, clients)
+    c = come_back(broker, clients)
+    c.unsubscribe("1", headers=DURABLE)
+    c.disconnect()
+    broker.kill9()
+    broker.restart()
+    p = clients.new(broker)
+    p.send("/topic/t", "while-deleted", persistent=True)
+    c = come_back(broker, clients)
+    p.send("/topic/t", "after-resubscribe", persistent=True)
+    c.listener.wait_for_body("after-resubscribe")
+    assert c.listener.bodies() == ["after-resubscribe"]
+
+
+def test_durable_subscription_with_selector_keeps_only_matching_messages(broker, clients):
+    headers = dict(DURABLE, selector="type = 'red'")
+    c = clients.new(broker, client_id="c1")
+    c.subscribe("/topic/t", "1", headers=headers)
+    c.disconnect()
+    p = clients.new(broker)
+    for body, typ in [("r1", "red"), ("b1", "blue"), ("r2", "red")]:
+        p.send("/topic/t", body, persistent=True, headers={"type": typ})
+    c = clients.new(broker, client_id="c1")
+    c.subscribe("/topic/t", "1", headers=headers)
+    assert [m.body for m in c.listener.wait_for(2)] == ["r1", "r2"]
+    p.send("/topic/t", "r3", persistent=True, headers={"type": "red"})
+    c.listener.wait_for_body("r3")
+    assert c.listener.bodies() == ["r1", "r2", "r3"]

@@ -53,3 +53,22 @@ def test_priority_order_survives_a_restart(broker, clients):
     c = clients.new(broker)
     c.subscribe("/queue/prio-restart")
     assert [m.body for m in c.listener.wait_for(3)] == ["high", "mid", "low"]
+
+
+def test_message_that_expires_while_queued_is_not_delivered_and_goes_to_the_dlq(broker, clients):
+    p = clients.new(broker)
+    expires = now_ms() + 1000
+    p.send("/queue/expiring", "short-lived", persistent=True, headers={"expires": str(expires)})
+    p.send("/queue/expiring", "long-lived", persistent=True)
+    # Let the clock pass the expiry (a wait on the wall clock, not on the broker).
+    th.wait_until(lambda: now_ms() > expires + 50, timeout=5, what="expiry time")
+    c = clients.new(broker)
+    c.subscribe("/queue/expiring")
+    assert c.listener.wait_for(1)[0].body == "long-lived"
+    # delivery.expired_to_dlq (default true): expired persistent messages go to the DLQ.
+    d = clients.new(broker)
+    d.subscribe("/queue/DLQ.expiring", "d")
+    dead = d.listener.wait_for(1)[0]
+    assert dead.body == "short-lived"
+    assert dead.headers.get("original-destination") == "/queue/expiring", dead.headers
+    assert c.listener.bodies() == ["long-lived"]
