@@ -12,6 +12,7 @@
 # Environment: TANDEM_BIN_DIR (dir with broker/tandem-broker and tools/tandem-bench),
 # TANDEM_BROKER / TANDEM_BENCH (explicit paths), COUNT (default 50000), LATENCY_COUNT (10000),
 # PRODUCERS (8), SUBSCRIBERS (8), FANOUT_COUNT (10000), KEEP=1 keeps the temp dir,
+# CONNECTIONS=N also opens N idle connections and holds them HOLD seconds (default 5),
 # JSON_OUT=FILE also writes the raw JSON lines there.
 set -euo pipefail
 
@@ -78,6 +79,9 @@ run "(b) producers" producers --count "$count" --producers "$producers" --warmup
 run "(c) stream"    stream    --count "$count" --destination /queue/bench.stream
 run "(d) drain"     drain     --count "$count" --destination /queue/bench.stream
 run "fanout"        fanout    --count "$fanout_count" --subscribers "$subscribers" --non-persistent
+if [[ "${CONNECTIONS:-0}" -gt 0 ]]; then
+  run "connections"   connections --count "$CONNECTIONS" --hold "${HOLD:-5}"
+fi
 after_rss_kb="$(ps -o rss= -p "$broker_pid" | tr -d ' ')"
 [[ -n "${JSON_OUT:-}" ]] && cp "$results" "$JSON_OUT"
 
@@ -89,6 +93,8 @@ targets = {"latency": ("(a)", 5000, 3800), "producers": ("(b)", 30000, 4500),
 print(f"{'workload':<14}{'messages':>10}{'seconds':>9}{'msgs/s':>10}{'target':>9}{'ActiveMQ':>10}"
       f"{'median ms':>11}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}")
 for r in rows:
+    if r["workload"] == "connections":
+        continue
     tag, target, amq = targets.get(r["workload"], ("", None, None))
     lat = r.get("latency_ms", {})
     fmt = lambda v: f"{v:.3f}" if v is not None else "-"
@@ -96,6 +102,10 @@ for r in rows:
     print(f"{name:<14}{r['messages']:>10}{r['seconds']:>9.2f}{r['msgs_per_s']:>10.0f}"
           f"{target if target else '-':>9}{amq if amq else '-':>10}"
           f"{fmt(lat.get('median')):>11}{fmt(lat.get('p99')):>9}{fmt(lat.get('p99_9')):>10}{fmt(lat.get('max')):>9}")
+for r in rows:
+    if r["workload"] == "connections":
+        print(f"connections: opened {r['opened']} of {r['requested']} in {r['seconds']:.2f} s,"
+              f" {r['alive_after_hold']} still answering after the hold")
 print(f"broker RSS: idle {int(sys.argv[2]) / 1024:.1f} MiB, after the runs {int(sys.argv[3]) / 1024:.1f} MiB")
 print("latency: (a)(b) send to receipt; (d) gap between receives; fanout send to delivery;"
       " (c) is timed to its final receipt")
