@@ -26,7 +26,10 @@ struct config {
   } node;
 
   struct storage_t {
-    std::string path;                           // required: the journal directory
+    // Exactly one of path and url: a directory (local disk or a kernel NFS mount), or an
+    // nfs:// URL served through libnfs (no kernel mount).
+    std::string path;
+    std::string url;
     std::uint64_t segment_bytes = 64ull << 20;  // "64MiB"
     std::uint64_t max_bytes = 0;                // store size limit, 0 = unlimited ("10GiB")
     std::uint64_t checkpoint_every_bytes = 256ull << 20;
@@ -34,7 +37,18 @@ struct config {
 
   struct listeners_t {
     endpoint stomp;  // required
+    endpoint http;   // health, readiness, status and (later) the console; port 0 = off
+    endpoint ha;     // the peer link a standby uses to notice a crashed active; port 0 = off
   } listeners;
+
+  struct ha_t {
+    std::uint32_t lease_ttl_ms = 3000;      // a silent holder is taken over after this
+    std::uint32_t renew_interval_ms = 500;  // the holder rewrites its heartbeat this often
+    std::uint32_t safety_margin_ms = 500;   // the holder fences itself this long before ttl
+    std::uint32_t poll_interval_ms = 100;   // a standby reads the heartbeat this often
+    bool fast_takeover = true;              // take over at once when the active's process is gone
+    bool exit_on_fence = false;             // after losing the lease: exit (for a supervisor) or stand by
+  } ha;
 
   struct limits_t {
     std::uint64_t max_frame_bytes = 10ull << 20;  // whole frame: headers + body
