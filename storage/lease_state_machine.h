@@ -55,8 +55,11 @@ class lease_state_machine {
   // the storage error if the flag could not be written (the peer then waits for ttl).
   // No-op when not holding.
   status release();
-  // Gives up the lease without writing (stop()): valid_until becomes min().
+  // Gives up the lease without writing (stop()): valid_until becomes min(). Owner thread.
   void abandon();
+  // Thread-safe, at once even while tick() blocks in I/O: valid_until() is min() and
+  // holding() false from now on, whatever tick() still completes. For stop().
+  void revoke();
 
   // Hint from the broker: positive evidence the holder of `e` is dead (see LEASE.md).
   void holder_presumed_dead(epoch_t e);
@@ -109,6 +112,7 @@ class lease_state_machine {
   std::string last_error_;
   std::atomic<clock::duration::rep> valid_until_{clock::time_point::min().time_since_epoch().count()};
   std::atomic<bool> holding_{false};
+  std::atomic<bool> revoked_{false};
   std::atomic<std::uint64_t> presumed_dead_epoch_{0};
 };
 

@@ -21,13 +21,15 @@ void message_index::account(const index_entry& e, std::int64_t sign) {
 
 void message_index::add_message(std::uint64_t seq, const index_entry& e) {
   next_seq = std::max(next_seq, seq + 1);
-  auto it = messages_.find(seq);
-  if (it != messages_.end()) {
-    relocate(seq, e.segment, e.offset, e.length);
-    return;
+  // Seqs almost always arrive in increasing order (writes, checkpoint load, replay): append.
+  if (!messages_.empty() && seq <= messages_.rbegin()->first) {
+    auto it = messages_.find(seq);
+    if (it != messages_.end()) {
+      relocate(seq, e.segment, e.offset, e.length);
+      return;
+    }
   }
-  auto hint = messages_.end();
-  auto ins = messages_.emplace_hint(hint, seq, e);
+  auto ins = messages_.emplace_hint(messages_.end(), seq, e);
   account(ins->second, +1);
 }
 
