@@ -304,3 +304,32 @@ TEST_CASE("a torn transaction applies none of its ops", "[store][txn]") {
   REQUIRE(r.containers.count("/queue/b") == 0);
   REQUIRE(pending_seqs(r, "/queue/a") == std::vector<std::uint64_t>{complete.ops()[0].message.seq.value()});
 }
+
+TEST_CASE("a full store drained by consumers accepts adds again by itself", "[store][limit]") {
+  scratch_dir dir;
+  posix_file_system fs;
+  auto o = options_for(dir);
+  o.segment_bytes = 8 * 1024;
+  o.max_store_bytes = 40 * 1024;
+  auto s = open_store(fs, o);
+  std::vector<message_seq> seqs;
+  for (;;) {
+    batch b;
+    b.add_message(make_message("/queue/a", std::string(1000, 'f')));
+    auto ec = write_sync(*s, b);
+    if (ec) {
+      REQUIRE(ec == errc::store_full);
+      break;
+    }
+    seqs.push_back(b.ops()[0].message.seq);
+  }
+  for (auto q : seqs) remove_sync(*s, "/queue/a", q);
+  // No explicit checkpoint: the store reclaims space on its own once it has been full.
+  // An empty batch completes after every job queued before it, reclamation included.
+  batch nothing;
+  REQUIRE_FALSE(write_sync(*s, nothing));
+  REQUIRE(s->stats().segments_deleted > 0);
+  batch b;
+  b.add_message(make_message("/queue/a", std::string(1000, 'g')));
+  REQUIRE_FALSE(write_sync(*s, b));
+}
