@@ -1,0 +1,313 @@
+#!/usr/bin/python3
+"""A real NFS-Ganesha server for tests: one instance per export directory, on free loopback ports.
+
+    with Ganesha(export_dir, workdir, protocols=(3, 4)) as g:
+        url = g.url(version=4)          # nfs://127.0.0.1/export?version=4&nfsport=...
+        g.freeze(); g.thaw()            # SIGSTOP / SIGCONT
+        g.kill(); g.restart()           # SIGKILL, then start again on the same ports and directory
+
+Every process this module starts (ganesha.nfsd, and rpcbind when NFSv3 is requested and none
+is running) is tracked by PID and stopped by PID; nothing is stopped by name.
+
+CLI (run with /usr/bin/python3):
+    ganesha.py serve EXPORT_DIR [--protocols 3,4] [--workdir DIR] [--control stdin]
+prints the URLs and serves until Ctrl-C / SIGTERM. With `--control stdin` it reads one command
+per line (freeze, thaw, kill, restart, stop) and answers "ok <command>" or "error <text>"; end of
+input stops the server, so a test process that dies takes its server with it.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GANESHA_BIN = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
+RPCBIND_BIN = shutil.which("rpcbind") or "/usr/sbin/rpcbind"
+READY_LINE = "NFS SERVER INITIALIZED"
+LEASE_LIFETIME_S = 5  # how long a dead client's NFSv4 state lives; small so tests move fast
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_listening(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class GaneshaError(RuntimeError):
+    pass
+
+
+class Ganesha:
+    def __init__(self, export_dir, workdir=None, protocols=(4,), start_timeout=10.0):
+        self.export_dir = os.path.abspath(export_dir)
+        self._own_workdir = workdir is None
+        self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="tandem-ganesha-"))
+        self.protocols = tuple(sorted(int(p) for p in protocols))
+        self.start_timeout = start_timeout
+        self.nfs_port = None
+        self.mnt_port = None
+        self.proc = None      # ganesha.nfsd (our direct child)
+        self.rpcbind = None   # rpcbind we started, if any
+        self.conf_path = os.path.join(self.workdir, "ganesha.conf")
+        self.log_path = os.path.join(self.workdir, "ganesha.log")
+        self.pid_path = os.path.join(self.workdir, "ganesha.pid")
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self):
+        if not os.path.exists(GANESHA_BIN):
+            raise GaneshaError("ganesha.nfsd not found: run scripts/install-deps.sh "
+                               "(packages nfs-ganesha nfs-ganesha-vfs rpcbind)")
+        os.makedirs(self.export_dir, exist_ok=True)
+        os.makedirs(os.path.join(self.workdir, "recovery"), exist_ok=True)
+        if 3 in self.protocols:
+            self._ensure_rpcbind()
+        last = None
+        for _ in range(3):  # a free port can be taken between probing and binding
+            self.nfs_port, self.mnt_port = free_port(), free_port()
+            self._write_config()
+            try:
+                self._spawn()
+                return self
+            except GaneshaError as e:
+                last = e
+        raise last
+
+    def restart(self):
+        """Starts again on the same ports and directory (after kill() or stop())."""
+        self._reap()
+        if 3 in self.protocols:
+            self._ensure_rpcbind()
+        self._spawn()
+        return self
+
+    def freeze(self):
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self._signal(signal.SIGCONT)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+                self.proc.terminate()
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._stop_rpcbind()
+
+    def close(self):
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def url(self, version=4, path=""):
+        if version not in self.protocols:
+            raise GaneshaError(f"NFSv{version} not served (protocols {self.protocols})")
+        base = "nfs://127.0.0.1/export" + (("/" + path.strip("/")) if path.strip("/") else "")
+        if version == 4:
+            return f"{base}?version=4&nfsport={self.nfs_port}"
+        return f"{base}?nfsport={self.nfs_port}&mountport={self.mnt_port}"
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _signal(self, sig):
+        if not self.proc or self.proc.poll() is not None:
+            raise GaneshaError("ganesha is not running")
+        self.proc.send_signal(sig)
+
+    def _write_config(self):
+        protocols = ", ".join(str(p) for p in self.protocols)
+        conf = f"""
+NFS_CORE_PARAM {{
+    Bind_Addr = 127.0.0.1;
+    NFS_Port = {self.nfs_port};
+    MNT_Port = {self.mnt_port};
+    Enable_NLM = false;
+    Enable_RQUOTA = false;
+    Enable_UDP = false;
+    Protocols = {protocols};
+    Mount_Path_Pseudo = true;  # NFSv3 MOUNT by the pseudo path, like NFSv4: one URL path for both
+}}
+NFS_KRB5 {{ Active_krb5 = false; }}
+NFSV4 {{
+    Graceless = true;
+    Lease_Lifetime = {LEASE_LIFETIME_S};
+    Only_Numeric_Owners = true;
+    RecoveryBackend = fs;
+    RecoveryRoot = "{self.workdir}/recovery";
+}}
+MDCACHE {{ Dir_Chunk = 0; }}
+EXPORT_DEFAULTS {{ Attr_Expiration_Time = 0; }}
+EXPORT {{
+    Export_Id = 1;
+    Path = "{self.export_dir}";
+    Pseudo = /export;
+    Access_Type = RW;
+    Squash = No_Root_Squash;
+    SecType = sys;
+    Transports = TCP;
+    Protocols = {protocols};
+    Attr_Expiration_Time = 0;
+    FSAL {{ Name = VFS; }}
+}}
+"""
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+
+    def _spawn(self):
+        self._reap()
+        log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        self.proc = subprocess.Popen(
+            [GANESHA_BIN, "-F", "-f", self.conf_path, "-L", self.log_path, "-p", self.pid_path,
+             "-N", "NIV_EVENT"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise GaneshaError(f"ganesha exited with {self.proc.returncode} during start; "
+                                   f"log {self.log_path}:\n{self._log_tail(log_offset)}")
+            if READY_LINE in self._log_tail(log_offset) and port_listening(self.nfs_port):
+                return
+            time.sleep(0.02)
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        raise GaneshaError(f"ganesha not ready after {self.start_timeout} s; log {self.log_path}:\n"
+                           f"{self._log_tail(log_offset)}")
+
+    def _reap(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def _log_tail(self, offset):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                f.seek(offset)
+                return f.read()[-8000:]
+        except FileNotFoundError:
+            return ""
+
+    def _ensure_rpcbind(self):
+        """NFSv3 registration needs a portmapper at start; use a running one, else start ours."""
+        if port_listening(111):
+            return
+        os.makedirs("/run/rpcbind", exist_ok=True)
+        self.rpcbind = subprocess.Popen([RPCBIND_BIN, "-f", "-w"], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if port_listening(111):
+                return
+            if self.rpcbind.poll() is not None:  # lost a race with another one: use that one
+                self.rpcbind = None
+                if port_listening(111):
+                    return
+                break
+            time.sleep(0.02)
+        raise GaneshaError("rpcbind did not start (needed to serve NFSv3)")
+
+    def _stop_rpcbind(self):
+        if self.rpcbind and self.rpcbind.poll() is None:
+            self.rpcbind.terminate()
+            try:
+                self.rpcbind.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.rpcbind.kill()
+                self.rpcbind.wait(timeout=5)
+        self.rpcbind = None
+
+
+def _serve(args):
+    protocols = tuple(int(p) for p in args.protocols.split(","))
+    g = Ganesha(args.export_dir, args.workdir, protocols=protocols)
+
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        g.start()
+        for v in protocols:
+            print(f"url{v} {g.url(version=v)}", flush=True)
+        print(f"pid {g.pid}", flush=True)
+        print("ready", flush=True)
+        if args.control == "stdin":
+            for line in sys.stdin:
+                cmd = line.strip()
+                if not cmd:
+                    continue
+                try:
+                    if cmd == "stop":
+                        break
+                    if cmd not in ("freeze", "thaw", "kill", "restart"):
+                        raise GaneshaError(f"unknown command {cmd!r}")
+                    getattr(g, cmd)()
+                    print(f"ok {cmd}", flush=True)
+                except Exception as e:  # report, keep serving
+                    print(f"error {e}".replace("\n", " | "), flush=True)
+        else:
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        g.close()
+        print("stopped", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve EXPORT_DIR over NFS until Ctrl-C")
+    s.add_argument("export_dir")
+    s.add_argument("--protocols", default="3,4", help="comma-separated NFS versions (default 3,4)")
+    s.add_argument("--workdir", default=None, help="config, log and recovery directory (default: temporary)")
+    s.add_argument("--control", choices=["none", "stdin"], default="none")
+    args = p.parse_args(argv)
+    if args.command == "serve":
+        _serve(args)
+
+
+if __name__ == "__main__":
+    main()
