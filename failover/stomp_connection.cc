@@ -43,14 +43,16 @@ stomp_connection::stomp_connection()
 stomp_connection::stomp_connection(asio::io_context& io) : io_(io), socket_(io_) {}
 stomp_connection::~stomp_connection() { close(); }
 
-bool stomp_connection::run_until(clock::time_point deadline) {
+bool stomp_connection::run_until(clock::time_point deadline, bool close_on_timeout) {
   io_.restart();
   io_.run_until(deadline);
   if (io_.stopped()) return true;
   // Deadline passed with our operation still pending: cancel it and let its handler run, so
-  // nothing refers to this stack frame afterwards.
+  // nothing refers to this stack frame afterwards. A range connect only gives up when the
+  // socket is closed (a cancel moves it on to the next address).
   std::error_code ignored;
-  socket_.cancel(ignored);
+  if (close_on_timeout) socket_.close(ignored);
+  else socket_.cancel(ignored);
   io_.restart();
   io_.run();
   return false;
@@ -100,7 +102,7 @@ error stomp_connection::connect(const std::string& host, std::uint16_t port,
   if (ec) return error{ec, fmt::format("cannot resolve {}", host)};
   ec = asio::error::would_block;
   asio::async_connect(socket_, endpoints, [&](const std::error_code& e, const auto&) { ec = e; });
-  if (!run_until(deadline)) return fail({errc::timed_out, fmt::format("connecting to {}", where)});
+  if (!run_until(deadline, true)) return fail({errc::timed_out, fmt::format("connecting to {}", where)});
   if (ec) return fail({ec, fmt::format("cannot connect to {}", where)});
   // Receipt latency is the figure that matters; never let Nagle hold back a small frame.
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);

@@ -124,7 +124,8 @@ class stomp_connection {
   error poll_available();  // processes frames already readable, without blocking
   error dispatch(stomp::frame&& f);
   error fail(error e);  // remembers the first fatal error, closes the socket
-  bool run_until(clock::time_point deadline);  // runs io_ until idle; false on deadline
+  // Runs io_ until our pending operation completes; false (operation aborted) on deadline.
+  bool run_until(clock::time_point deadline, bool close_on_timeout = false);
   error not_connected() const;
   std::string next_receipt_id() { return std::to_string(++receipt_seq_); }
 
