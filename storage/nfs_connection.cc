@@ -121,6 +121,9 @@ result<std::unique_ptr<connection>> connection::connect(const config& cfg) {
   nfs_destroy_url(u);
   nfs_set_timeout(ctx, cfg.timeout_ms);
   nfs_set_dircache(ctx, 0);  // other clients change the directory; never answer from a cache
+  // No silent reconnect inside libnfs: a lost connection must surface, so that a file with
+  // uncommitted writes learns that the server may have dropped them (see file::sync).
+  nfs_set_autoreconnect(ctx, 0);
   nfs4_set_client_name(ctx, unique_client_name().c_str());
   auto started = clock::now();
   int rc = nfs_mount(ctx, cfg.server.c_str(), cfg.export_path.c_str());

@@ -115,7 +115,7 @@ class nfs_file final : public file {
                                 path_, st_->cfg.server)};
     // Not retried: a COMMIT on a new connection proves nothing about writes sent on the old one.
     status s = call("fsync", false, [&](connection& c, nfsfh* fh) { return nfs_fsync(c.ctx(), fh); });
-    if (!s) unsynced_ = false;
+    if (!s) dirty_ = false;
     return s;
   }
 
@@ -126,22 +126,27 @@ class nfs_file final : public file {
 
   status truncate(std::uint64_t size) override {
     std::lock_guard lock(mu_);
-    unsynced_ = true;
-    return call("truncate", true, [&](connection& c, nfsfh* fh) { return nfs_ftruncate(c.ctx(), fh, size); });
+    return call("truncate", true, [&](connection& c, nfsfh* fh) {
+      int r = nfs_ftruncate(c.ctx(), fh, size);
+      if (r >= 0) dirty_ = true;
+      return r;
+    });
   }
 
   const std::string& path() const override { return path_; }
 
  private:
   status write_locked(std::uint64_t offset, const void* data, std::size_t n) {
-    unsynced_ = true;
     std::size_t done = 0;
     while (done < n) {
       // The same bytes at the same offset: safe to resend after a reconnect.
       status s = call("write", true, [&](connection& c, nfsfh* fh) {
         std::size_t piece = std::min(n - done, write_chunk(*st_, c));
         int r = nfs_pwrite(c.ctx(), fh, offset + done, piece, static_cast<const char*>(data) + done);
-        if (r > 0) done += static_cast<std::size_t>(r);
+        if (r > 0) {
+          done += static_cast<std::size_t>(r);
+          dirty_ = true;
+        }
         if (r == 0) return -EIO;  // no progress: never loop forever
         return r;
       });
@@ -178,7 +183,8 @@ class nfs_file final : public file {
   void lose() {
     st_->discard(std::move(conn_));
     fh_ = nullptr;
-    if (unsynced_) lost_unsynced_ = true;
+    if (dirty_) lost_unsynced_ = true;
+    dirty_ = false;
   }
 
   status reopen(const char* op) {
@@ -207,8 +213,8 @@ class nfs_file final : public file {
   std::mutex mu_;
   std::unique_ptr<connection> conn_;  // null after a failure: the next call reconnects
   nfsfh* fh_;
-  bool unsynced_ = false;       // written since the last successful sync
-  bool lost_unsynced_ = false;  // a connection died with unsynced writes: sync() fails from now on
+  bool dirty_ = false;          // this connection carried writes not yet committed
+  bool lost_unsynced_ = false;  // a connection died with uncommitted writes: sync() fails from now on
 };
 
 }  // namespace
