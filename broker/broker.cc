@@ -162,7 +162,7 @@ void broker::journal(storage::batch& b, done_fn done) {
   }
   auto ec = store_.write(b, [this, done = std::move(done)](std::error_code ec) {
     if (ec) log::error("broker", "journal write failed: {}", ec.message());
-    if (done) asio::post(io_, [done, ec] { done(tandem::error(ec, ec ? "journal write failed" : "")); });
+    if (done) post([done, ec] { done(tandem::error(ec, ec ? "journal write failed" : "")); });
   });
   if (ec) {
     auto why = refusal(ec);
@@ -214,7 +214,7 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
     // re-sent it): an empty batch completes after everything written before it is durable.
     storage::batch barrier;
     auto ec = store_.write(barrier, [this, done](std::error_code ec) {
-      asio::post(io_, [done, ec] {
+      post([done, ec] {
         if (done) done(ec ? tandem::error(ec, "the journal failed: " + ec.message()) : tandem::error());
       });
     });
@@ -224,7 +224,7 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   storage::batch b;
   b.add_message(to_record(*msg, {dest}, producer_id, producer_seq));
   auto ec = store_.write(b, [this, msg, done = std::move(done)](std::error_code ec) {
-    asio::post(io_, [this, msg, done, ec] {
+    post([this, msg, done, ec] {
       if (ec) {
         if (done) done(tandem::error(ec, "the message was not stored: " + ec.message()));
         return;
@@ -266,7 +266,7 @@ void broker::route_to_topic(const message_ptr& msg, bool persistent, done_fn don
   std::vector<std::string> names;
   for (container* c : targets) names.push_back(c->name());
   auto ec = store_.write(b, [this, msg, names, done](std::error_code ec) {
-    asio::post(io_, [this, msg, names, done, ec] {
+    post([this, msg, names, done, ec] {
       if (ec) {
         if (done) done(tandem::error(ec, "the message was not stored: " + ec.message()));
         return;

@@ -11,6 +11,7 @@
 // then. Acknowledgements remove references in the journal; their `done` also waits for it.
 
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <cstdint>
@@ -101,6 +102,12 @@ class broker {
   // Removes an entry for good without delivering it (logged with `why`).
   void discard(container& from, queued entry, const char* why);
 
+  // Fencing: `valid` says whether this process still holds its lease. Nothing may be
+  // acknowledged or delivered once it returns false (sessions check may_serve() before
+  // every write).
+  void set_fence(std::function<bool()> valid) { fence_ = std::move(valid); }
+  bool may_serve() const { return !fence_ || fence_(); }
+
   container* find_container(const std::string& name);
   const std::map<std::string, std::unique_ptr<container>>& containers() const { return containers_; }
   const broker_stats& stats() const { return stats_; }
@@ -126,6 +133,15 @@ class broker {
   std::string dead_letter_name(const container& from) const;
   bool is_dead_letter_name(std::string_view name) const;
 
+  // Runs `f` later on the event loop unless this broker has been destroyed by then (after a
+  // fence or switchover, handlers queued earlier may still be pending).
+  template <typename F>
+  void post(F&& f) {
+    asio::post(io_, [alive = std::weak_ptr<int>(alive_), f = std::forward<F>(f)]() mutable {
+      if (!alive.expired()) f();
+    });
+  }
+
   asio::io_context& io_;
   const config& cfg_;
   storage::store& store_;
@@ -139,6 +155,8 @@ class broker {
   broker_stats stats_;
   asio::steady_timer housekeeping_;
   std::int64_t resident_at_last_trim_ = 0;
+  std::function<bool()> fence_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace tandem::broker

@@ -181,7 +181,7 @@ void broker::dead_letter(container& from, queued entry, storage::batch& b, const
   entry.order = next_order_++;
   dlq.enqueue(std::move(entry));
   // Dispatch after the current pass: the DLQ may be the container being dispatched.
-  asio::post(io_, [this, target] {
+  post([this, target] {
     if (container* c = find_container(target)) c->dispatch();
   });
 }
@@ -274,7 +274,7 @@ void broker::commit(transaction& tx, done_fn done) {
     return;
   }
   auto ec = store_.write(b, [this, sends, others, done](std::error_code ec) {
-    asio::post(io_, [this, sends, others, done, ec] {
+    post([this, sends, others, done, ec] {
       if (ec) {
         if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
         return;

@@ -49,8 +49,8 @@ std::uint16_t stomp_server::port() const {
 }
 
 void stomp_server::do_accept() {
-  acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
-    if (!acceptor_.is_open()) return;
+  acceptor_.async_accept([this, alive = std::weak_ptr<int>(alive_)](std::error_code ec, asio::ip::tcp::socket socket) {
+    if (alive.expired() || !acceptor_.is_open()) return;
     if (ec) {
       // Out of file descriptors and the like: log, and keep accepting.
       log::warn("stomp", "accept failed: {}", ec.message());

@@ -54,6 +54,8 @@ class stomp_server {
   asio::ip::tcp::acceptor acceptor_;
   session_manager sessions_;
   std::uint64_t next_session_id_ = 1;
+  // The accept handler may run after this server is destroyed (with operation_aborted).
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace tandem::broker

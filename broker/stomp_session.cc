@@ -83,6 +83,12 @@ void stomp_session::write_frame(const frame& f) {
 
 void stomp_session::do_write() {
   if (write_in_flight_ || out_.empty() || closed_) return;
+  if (!core_.may_serve()) {
+    // The lease may have passed to the peer: send nothing more, not even a receipt.
+    out_.clear();
+    close("lease no longer held: fenced");
+    return;
+  }
   writing_.swap(out_);
   out_.clear();
   write_in_flight_ = true;
