@@ -133,3 +133,14 @@ def test_two_subscriptions_on_one_connection_share_a_queue(broker, clients):
     msgs = c.listener.wait_for(2)
     assert sorted(m.body for m in msgs) == ["t1", "t2"]
     assert sorted(m.headers["subscription"] for m in msgs) == ["a", "b"]
+
+
+def test_client_ack_in_stomp_1_0(broker, clients):
+    fill(broker, clients, "/queue/ten", ["t1", "t2"])
+    c = clients.new(broker, version="1.0")
+    c.subscribe("/queue/ten", "s", ack="client")
+    msgs = c.listener.wait_for(2)
+    c.ack(msgs[0])  # 1.0 acks by message-id
+    c.disconnect()
+    redelivered = next_consumer_bodies(broker, clients, "/queue/ten", 1)
+    assert [m.body for m in redelivered] == ["t2"]

@@ -1,6 +1,7 @@
 """CONNECT / STOMP and version negotiation, as a client sees them."""
 
 import pytest
+import stomp
 
 import tandem_harness as th
 
@@ -64,3 +65,12 @@ def test_stomp_py_clients_of_each_version_exchange_a_message(broker, clients, ve
     assert msgs[0].headers["destination"] == f"/queue/connect-{version}"
     assert "message-id" in msgs[0].headers
     c.disconnect()
+
+
+def test_plain_stomp_py_connect_with_login_and_wait(broker):
+    conn = stomp.Connection([broker.host_and_port], reconnect_attempts_max=1)
+    try:
+        conn.connect("guest", "guest", wait=True)  # bounded by the test watchdog
+        assert conn.is_connected()
+    finally:
+        conn.disconnect()

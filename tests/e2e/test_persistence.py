@@ -131,3 +131,35 @@ def test_sigterm_stops_cleanly_and_keeps_persistent_messages(broker, clients):
     assert code == 0, f"SIGTERM exit: {broker.exit_codes[-1]}"
     broker.restart()
     assert drain_queue(broker, clients, "/queue/graceful", 10) == [f"g{i}" for i in range(10)]
+
+
+@pytest.mark.limit(120)
+def test_sigterm_during_a_stream_exits_cleanly_and_keeps_every_receipted_message(broker, clients):
+    receipted = []
+    stop_seen = threading.Event()
+
+    def produce():
+        c = th.Client(broker)
+        try:
+            c.connect()
+            for i in range(5000):
+                body = f"s{i:05d}"
+                c.send("/queue/term-stream", body, persistent=True, timeout=10)
+                receipted.append(body)
+        except Exception:
+            pass
+        finally:
+            stop_seen.set()
+            c.drop()
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    th.wait_until(lambda: len(receipted) >= 300 or stop_seen.is_set(), timeout=60,
+                  what="300 receipted sends")
+    code = broker.terminate()
+    t.join(20)
+    assert code == 0, f"SIGTERM under load: {broker.exit_codes[-1]}"
+    broker.restart()
+    bodies = drain_queue(broker, clients, "/queue/term-stream", len(receipted), timeout=60)
+    assert not set(receipted) - set(bodies), "receipted messages lost"
+    assert len(bodies) == len(set(bodies)), "duplicates"
