@@ -43,12 +43,17 @@ clock::time_point lease_state_machine::next_tick_at() const {
 void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_event>& events) {
   next_poll_ = now + options_.poll_interval;
   auto newest = newest_epoch(fs_, options_.directory);
-  if (!newest) {
-    if (is_missing(newest.err())) {
-      if (auto s = fs_.mkdirs(options_.directory)) note_error(s.describe());
-    } else {
-      note_error(newest.err().describe());
+  if (!newest && is_missing(newest.err())) {
+    // First start on this storage: make the directory (both nodes may race here; mkdirs
+    // succeeds when the directory exists) and look again.
+    if (auto s = fs_.mkdirs(options_.directory)) {
+      note_error(s.describe());
+      return;
     }
+    newest = newest_epoch(fs_, options_.directory);
+  }
+  if (!newest) {
+    note_error(newest.err().describe());
     return;
   }
   if (!*newest) {
