@@ -97,6 +97,7 @@ void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_
 
 void lease_state_machine::observe_record(epoch_t e, const std::optional<lease_record>& r, clock::time_point now) {
   std::lock_guard lk(status_mu_);
+  last_error_.clear();  // storage answered
   if (!obs_.seen || obs_.epoch != e) {
     obs_ = observation{true, e, r, r.has_value(), now};
     return;
