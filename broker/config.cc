@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "broker/config_parse_util.h"
+#include "storage/lease_options.h"
 
 // The schema lives in parse_document() below, one line per key with its range; README.md's
 // configuration reference must say the same. Each map is walked entry by entry (rather than
@@ -223,6 +225,24 @@ void check_required(const reader& r, std::initializer_list<std::string_view> key
 }
 
 void check_across_keys(const reader& r, const config& c) {
+  // The lease's own timing rules (renewal well inside the TTL, a real safety margin).
+  storage::lease_options lease;
+  lease.holder_name = c.node.name;
+  lease.ttl = std::chrono::milliseconds(c.ha.lease_ttl_ms);
+  lease.renew_interval = std::chrono::milliseconds(c.ha.renew_interval_ms);
+  lease.safety_margin = std::chrono::milliseconds(c.ha.safety_margin_ms);
+  lease.poll_interval = std::chrono::milliseconds(c.ha.poll_interval_ms);
+  if (auto err = storage::validate(lease)) {
+    fail_pair(r, "ha.renew_interval_ms", "ha.lease_ttl_ms", err.message + ": the lease would not be safe");
+  }
+  const auto& l = c.listeners;
+  auto clash = [&](const endpoint& a, const endpoint& b, const char* ka, const char* kb) {
+    if (a.port && a.port == b.port && (a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0"))
+      fail_pair(r, kb, ka, fmt::format("{} and {} both use port {}", ka, kb, a.port));
+  };
+  clash(l.stomp, l.http, "listeners.stomp", "listeners.http");
+  clash(l.stomp, l.ha, "listeners.stomp", "listeners.ha");
+  clash(l.http, l.ha, "listeners.http", "listeners.ha");
   if (c.storage.max_bytes != 0 && c.storage.max_bytes < c.storage.segment_bytes) {
     fail_pair(r, "storage.max_bytes", "storage.segment_bytes",
               fmt::format("storage.max_bytes ({}) must be 0 (unlimited) or at least "
@@ -255,10 +275,21 @@ config parse_document(const YAML::Node& root, const std::string& name) {
       section(r, "storage",
               {text_field("path", c.storage.path, "a directory path",
                           [](std::string_view s) { return !s.empty(); }),
+               text_field("url", c.storage.url, "an NFS URL such as nfs://10.0.0.5/export/tandem?version=4",
+                          [](std::string_view s) { return s.substr(0, 6) == "nfs://" && s.size() > 6; }),
                number_field("segment_bytes", c.storage.segment_bytes, 1 * MiB, 4 * GiB),
                number_field("max_bytes", c.storage.max_bytes, 1 * MiB, no_max, /*zero_ok=*/true),
                number_field("checkpoint_every_bytes", c.storage.checkpoint_every_bytes, 1 * MiB, no_max)}),
-      section(r, "listeners", {endpoint_field("stomp", c.listeners.stomp)}),
+      section(r, "listeners",
+              {endpoint_field("stomp", c.listeners.stomp), endpoint_field("http", c.listeners.http),
+               endpoint_field("ha", c.listeners.ha)}),
+      section(r, "ha",
+              {number_field("lease_ttl_ms", c.ha.lease_ttl_ms, 300, 600000),
+               number_field("renew_interval_ms", c.ha.renew_interval_ms, 10, 200000),
+               number_field("safety_margin_ms", c.ha.safety_margin_ms, 10, 600000),
+               number_field("poll_interval_ms", c.ha.poll_interval_ms, 10, 200000),
+               bool_field("fast_takeover", c.ha.fast_takeover),
+               bool_field("exit_on_fence", c.ha.exit_on_fence)}),
       section(r, "limits",
               {number_field("max_frame_bytes", c.limits.max_frame_bytes, 1 * KiB, 1 * GiB),
                number_field("max_headers", c.limits.max_headers, 1, 100000),
@@ -281,13 +312,18 @@ config parse_document(const YAML::Node& root, const std::string& name) {
   };
 
   if (root.IsNull()) {
-    r.fail(0, "", "the configuration is empty; it needs at least node.name, storage.path and listeners.stomp");
+    r.fail(0, "", "the configuration is empty; it needs at least node.name, storage.path (or storage.url) and listeners.stomp");
   }
   if (!root.IsMap()) {
     r.fail(line_of(root), "", fmt::format("expected a map of sections ({}), got {}", names_of(top), describe(root)));
   }
   walk_map(r, root, "", 0, top);
-  check_required(r, {"node.name", "storage.path", "listeners.stomp"});
+  check_required(r, {"node.name", "listeners.stomp"});
+  if (r.given("storage.path") == r.given("storage.url")) {
+    r.fail(r.line(r.given("storage.url") ? "storage.url" : "storage"), r.given("storage.url") ? "storage.url" : "storage.path",
+           r.given("storage.url") ? "give storage.path or storage.url, not both"
+                                  : "required key is missing (or give storage.url for an NFS server)");
+  }
   check_across_keys(r, c);
   c.delivery.dead_letter = dead_letter == "shared" ? dlq_strategy::shared : dlq_strategy::individual;
   return c;

@@ -43,9 +43,9 @@ struct config {
 
   struct ha_t {
     std::uint32_t lease_ttl_ms = 3000;      // a silent holder is taken over after this
-    std::uint32_t renew_interval_ms = 500;  // the holder rewrites its heartbeat this often
+    std::uint32_t renew_interval_ms = 100;  // the holder rewrites its heartbeat this often
     std::uint32_t safety_margin_ms = 500;   // the holder fences itself this long before ttl
-    std::uint32_t poll_interval_ms = 100;   // a standby reads the heartbeat this often
+    std::uint32_t poll_interval_ms = 50;    // a standby reads the heartbeat this often
     bool fast_takeover = true;              // take over at once when the active's process is gone
     bool exit_on_fence = false;             // after losing the lease: exit (for a supervisor) or stand by
   } ha;

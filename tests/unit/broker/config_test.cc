@@ -183,7 +183,7 @@ TEST_CASE("a bad size names the file, line, key and value", "[config]") {
 
 TEST_CASE("an unknown key is refused with the valid ones listed", "[config]") {
   CHECK(error_of(lines({"node:", "  name: node-1", "listners:", "  stomp: 127.0.0.1:61613"})) ==
-        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, limits, "
+        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, ha, limits, "
         "stomp, delivery, log)");
   CHECK(error_of(minimal + "storage:\n") == "node-1.yaml:7: storage: duplicate key (first given on line 3)");
   CHECK(error_of(lines({"node:", "  name: node-1", "  zone: a"})) ==
@@ -261,7 +261,7 @@ TEST_CASE("node names and required keys are checked", "[config]") {
         "node-1.yaml:1: node.name: required key is missing");
   CHECK(error_of(lines({"node:", "  name: node-1", "storage:", "  segment_bytes: 8MiB", "listeners:",
                         "  stomp: 127.0.0.1:61613"})) ==
-        "node-1.yaml:3: storage.path: required key is missing");
+        "node-1.yaml:3: storage.path: required key is missing (or give storage.url for an NFS server)");
   CHECK(error_of(lines({"node:", "  name: node-1", "storage:", "  path: /x"})) ==
         "node-1.yaml: listeners.stomp: required key is missing");
   CHECK_THAT(error_of(lines({"node:", "  name: node 1"})), Contains("node.name: expected a name"));
@@ -299,4 +299,31 @@ TEST_CASE("load_config reads a file and names it in errors", "[config]") {
                     missing + ": cannot read the configuration file: No such file or directory");
   CHECK_THROWS_WITH(load_config(dir.string()), Contains("it is a directory"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("HA keys are read and an unsafe lease is refused", "[config]") {
+  auto c = parse_config(lines({"node:", "  name: node-1", "storage:", "  url: nfs://127.0.0.1/export/tandem?version=4",
+                               "listeners:", "  stomp: 127.0.0.1:61613", "  http: 127.0.0.1:8161", "  ha: 127.0.0.1:61616",
+                               "ha:", "  lease_ttl_ms: 2000", "  renew_interval_ms: 200", "  safety_margin_ms: 400",
+                               "  poll_interval_ms: 100", "  fast_takeover: false", "  exit_on_fence: true"}),
+                        "node-1.yaml");
+  CHECK(c.storage.url == "nfs://127.0.0.1/export/tandem?version=4");
+  CHECK(c.storage.path.empty());
+  CHECK(c.listeners.http.port == 8161);
+  CHECK(c.listeners.ha.port == 61616);
+  CHECK(c.ha.lease_ttl_ms == 2000);
+  CHECK(c.ha.renew_interval_ms == 200);
+  CHECK_FALSE(c.ha.fast_takeover);
+  CHECK(c.ha.exit_on_fence);
+
+  CHECK_THAT(error_of(lines({"node:", "  name: n", "storage:", "  path: /d", "listeners:", "  stomp: 127.0.0.1:1",
+                             "ha:", "  lease_ttl_ms: 3000", "  renew_interval_ms: 1500"})),
+             Catch::Contains("node-1.yaml:9: ha.renew_interval_ms: ha.renew_interval_ms (1500) must be at most a third "
+                             "of ha.lease_ttl_ms (3000)"));
+  CHECK(error_of(lines({"node:", "  name: n", "storage:", "  path: /d", "  url: nfs://h/e", "listeners:",
+                        "  stomp: 127.0.0.1:1"})) == "node-1.yaml:5: storage.url: give storage.path or storage.url, not both");
+  CHECK_THAT(error_of(lines({"node:", "  name: n", "storage:", "  url: /mnt/x", "listeners:", "  stomp: 127.0.0.1:1"})),
+             Catch::Contains("storage.url: expected an NFS URL"));
+  CHECK(error_of(lines({"node:", "  name: n", "storage:", "  path: /d", "listeners:", "  stomp: 127.0.0.1:7000",
+                        "  http: 127.0.0.1:7000"})) == "node-1.yaml:7: listeners.http: listeners.stomp and listeners.http both use port 7000");
 }
