@@ -69,7 +69,9 @@ void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_
     note_error(rec.err().describe());
     return;
   }
-  observe_record(n, *rec, now);
+  // A change is dated when the read that showed it had returned, never earlier: the record
+  // may have landed just before that read, after this tick started (LEASE.md, timing).
+  observe_record(n, *rec, clock_.now());
 
   clock::duration since;
   bool released = false;
@@ -117,8 +119,9 @@ void lease_state_machine::claim(epoch_t target, clock::time_point now, std::vect
   if (!created) {
     if (created.code() == std::errc::file_exists) {
       log::info("lease", "epoch {} was claimed by another node first", target.value());
+      auto seen = clock_.now();
       std::lock_guard lk(status_mu_);
-      obs_ = observation{true, target, std::nullopt, false, now};
+      obs_ = observation{true, target, std::nullopt, false, seen};
     } else {
       note_error(created.err().describe());
     }

@@ -120,6 +120,22 @@ TEST_CASE("a holder that dies right after creating its epoch is taken over after
   CHECK(b.clk.now() - start >= ttl);
 }
 
+TEST_CASE("a heartbeat change is dated after the read that saw it, not when the poll began", "[lease]") {
+  lease_fixture f;
+  lease_node a(f.fs, lease_opts("node-a"), 100h);
+  acquire_first(a);
+  lease_node b(f.faulty, lease_opts("node-b"), 3h);
+  auto poll_started = b.clk.now();
+  f.faulty.stall(fault_op::read);
+  std::thread polling([&] { b.tick(); });
+  f.faulty.wait_stalled(fault_op::read, 1);
+  b.clk.advance(2s);  // the read is slow: the record it returns may have been written just now
+  f.faulty.release(fault_op::read);
+  polling.join();
+  CHECK(b.last_change() == poll_started + 2s);
+  CHECK(b.sm.observe().since_change == 0ms);
+}
+
 TEST_CASE("a garbled record counts as no change of the heartbeat", "[lease]") {
   lease_fixture f;
   lease_node a(f.fs, lease_opts("node-a"), 100h);
