@@ -55,7 +55,7 @@ struct config {
     std::uint32_t max_headers = 1000;
     std::uint32_t max_header_bytes = 8192;        // one header line
     std::uint32_t max_connections = 10000;
-    std::uint64_t max_memory_bytes = 512ull << 20;  // message bodies kept in memory
+    std::uint64_t max_memory_bytes = 128ull << 20;  // message bodies kept in memory
   } limits;
 
   struct stomp_t {
