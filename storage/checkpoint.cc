@@ -80,20 +80,27 @@ const char* to_string(record_type t) {
   return "unknown";
 }
 
-std::string file_name(std::uint64_t number) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "checkpoint-%020llu.ckpt", static_cast<unsigned long long>(number));
+std::string file_name(std::uint64_t epoch, std::uint64_t number) {
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "checkpoint-%010llu-%020llu.ckpt", static_cast<unsigned long long>(epoch),
+                static_cast<unsigned long long>(number));
   return buf;
 }
 
-bool parse_file_name(std::string_view name, std::uint64_t& number) {
-  if (name.size() != 11 + 20 + 5 || name.substr(0, 11) != "checkpoint-" || name.substr(31) != ".ckpt") return false;
-  number = 0;
-  for (char c : name.substr(11, 20)) {
-    if (c < '0' || c > '9') return false;
-    number = number * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return true;
+bool parse_file_name(std::string_view name, std::uint64_t& epoch, std::uint64_t& number) {
+  // checkpoint-EEEEEEEEEE-NNNNNNNNNNNNNNNNNNNN.ckpt
+  if (name.size() != 11 + 10 + 1 + 20 + 5 || name.substr(0, 11) != "checkpoint-" || name[21] != '-' ||
+      name.substr(42) != ".ckpt")
+    return false;
+  auto digits = [](std::string_view s, std::uint64_t& v) {
+    v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return true;
+  };
+  return digits(name.substr(11, 10), epoch) && digits(name.substr(22, 20), number);
 }
 
 std::string encode(const message_index& index, const info& i) {
@@ -165,8 +172,9 @@ std::string encode(const message_index& index, const info& i) {
   return out;
 }
 
-status write_file(file_system& fs, const std::string& dir, std::uint64_t number, const std::string& bytes) {
-  std::string final_path = join_path(dir, file_name(number));
+status write_file(file_system& fs, const std::string& dir, std::uint64_t epoch, std::uint64_t number,
+                  const std::string& bytes) {
+  std::string final_path = join_path(dir, file_name(epoch, number));
   std::string tmp = final_path + ".tmp";
   (void)fs.remove(tmp);  // left by a crash during an earlier attempt
   auto f = fs.open(tmp, open_mode::create_exclusive);

@@ -40,14 +40,17 @@ struct info {
   journal::position covers;  // replay starts here
 };
 
-std::string file_name(std::uint64_t number);  // "checkpoint-00000000000000000042.ckpt"
-bool parse_file_name(std::string_view name, std::uint64_t& number);
+// "checkpoint-<epoch:10>-<number:20>.ckpt": the epoch keeps a stale writer's checkpoint from
+// replacing a newer writer's file of the same number.
+std::string file_name(std::uint64_t epoch, std::uint64_t number);
+bool parse_file_name(std::string_view name, std::uint64_t& epoch, std::uint64_t& number);
 
 // Serialises the index. Runs on the store's thread; the result is written by the writer.
 std::string encode(const message_index& index, const info& i);
 
-// Writes `bytes` as checkpoint `number` in `dir`: tmp file, sync, rename, directory sync.
-status write_file(file_system& fs, const std::string& dir, std::uint64_t number, const std::string& bytes);
+// Writes `bytes` as checkpoint (epoch, number) in `dir`: tmp file, sync, rename, dir sync.
+status write_file(file_system& fs, const std::string& dir, std::uint64_t epoch, std::uint64_t number,
+                  const std::string& bytes);
 
 // Reads and fully validates a checkpoint into `index` (which must be empty). On error the
 // index content is unspecified and the caller should discard it.

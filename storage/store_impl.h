@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "storage/journal_writer.h"
@@ -57,7 +58,19 @@ class store_impl final : public store {
   };
 
   // recovery (store_recovery.cc)
-  status replay(const std::vector<std::pair<std::uint64_t, std::string>>& segments, journal::position from);
+  struct seal {
+    std::uint64_t epoch;          // the writer that took over
+    std::uint64_t first_segment;  // the first segment it wrote
+    journal::position sealed;     // where the log it took over ended
+  };
+  struct replay_segment {
+    std::uint64_t number;
+    std::string path;
+    std::uint64_t start;  // 0: from the header
+    std::uint64_t limit;  // records at or after this offset are ignored (sealed)
+  };
+  std::optional<seal> read_seal(const std::string& path, std::uint64_t segment);
+  status replay(const std::vector<replay_segment>& segments);
   void apply(journal::record_type type, std::string_view payload, journal::position pos, std::size_t size);
 
   // write path / maintenance (store.cc)

@@ -79,7 +79,7 @@ std::error_code store_impl::start_checkpoint(completion done) {
       if (done) done(ec);
     };
     if (err) return finish(err.code);
-    if (auto s = checkpoint::write_file(fs_, options_.directory, ci.number, *bytes)) {
+    if (auto s = checkpoint::write_file(fs_, options_.directory, ci.epoch, ci.number, *bytes)) {
       // The journal is intact; only reclamation is postponed. Not a store failure.
       log::error("journal", "checkpoint {} failed: {}", ci.number, s.describe());
       return finish(s.code);
@@ -87,7 +87,7 @@ std::error_code store_impl::start_checkpoint(completion done) {
     checkpoints_.fetch_add(1);
     if (ci.number > 1) {
       for (std::uint64_t n = ci.number - 1; n > 0; --n) {
-        if (fs_.remove(join_path(options_.directory, checkpoint::file_name(n)))) break;
+        if (fs_.remove(join_path(options_.directory, checkpoint::file_name(ci.epoch, n)))) break;
       }
     }
     std::vector<std::uint64_t> removed;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -36,38 +37,62 @@ status store_impl::recover() {
   if (!names) return names.err();
 
   std::vector<seg_file> segs;
-  std::vector<std::pair<std::uint64_t, std::string>> ckpts;
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> ckpts;  // epoch, number, path
   for (auto& n : *names) {
     std::uint64_t a, b;
     if (journal::parse_segment_file_name(n, a, b)) {
       segs.push_back({b, a, join_path(dir, n)});
-    } else if (checkpoint::parse_file_name(n, a)) {
-      ckpts.emplace_back(a, join_path(dir, n));
+    } else if (checkpoint::parse_file_name(n, a, b)) {
+      ckpts.emplace_back(a, b, join_path(dir, n));
     } else if (n.size() > 4 && n.substr(n.size() - 4) == ".tmp" && n.rfind("checkpoint-", 0) == 0) {
       (void)fs_.remove(join_path(dir, n));  // a checkpoint interrupted before its rename
     }
   }
   std::sort(segs.begin(), segs.end(), [](auto& x, auto& y) { return std::tie(x.segment, x.epoch) < std::tie(y.segment, y.epoch); });
-  std::sort(ckpts.rbegin(), ckpts.rend());
+  std::sort(ckpts.rbegin(), ckpts.rend());  // newest epoch first, then newest number
 
-  // Newest checkpoint that validates completely; a damaged one is skipped, not fatal.
+  // Fencing (FORMAT.md): find where each takeover sealed the log it took over. A writer of a
+  // NEWER epoch than ours means we are the stale one.
+  std::vector<seal> seals;
+  for (auto& s : segs) {
+    if (s.epoch > options_.epoch.value())
+      return status{make_error_code(errc::closed),
+                    fmt::format("{} belongs to epoch {}, newer than this writer's epoch {}: fenced", s.name, s.epoch,
+                                options_.epoch.value())};
+    if (auto sl = read_seal(s.name, s.segment)) seals.push_back(*sl);
+  }
+
+  // Newest checkpoint that validates completely; a damaged one is skipped, not fatal. One
+  // that covers more of an older epoch's log than the takeover sealed was written by a
+  // stale writer after the takeover and is not trusted.
   journal::position from{0, 0};
-  std::uint64_t loaded = 0;
-  for (auto& [number, path] : ckpts) {
+  std::uint64_t loaded = 0, ckpt_epoch = 0, max_number = 0;
+  std::string loaded_path;
+  for (auto& [epoch, number, path] : ckpts) {
+    max_number = std::max(max_number, number);
+    if (!loaded_path.empty()) continue;
     message_index idx;
     auto r = checkpoint::load(fs_, path, idx);
-    if (r) {
-      index_ = std::move(idx);
-      from = r->covers;
-      loaded = number;
-      break;
+    if (!r) {
+      ++recovered_.corrupt_records_skipped;
+      log::warn("journal", "ignoring checkpoint {}: {}", path, r.err().describe());
+      continue;
     }
-    ++recovered_.corrupt_records_skipped;
-    log::warn("journal", "ignoring checkpoint {}: {}", path, r.err().describe());
+    bool stale = false;
+    for (auto& sl : seals) stale |= sl.epoch > r->epoch && r->covers > sl.sealed;
+    if (stale) {
+      log::warn("journal", "ignoring checkpoint {}: written by epoch {} after a newer epoch took over", path, r->epoch);
+      continue;
+    }
+    index_ = std::move(idx);
+    from = r->covers;
+    loaded = number;
+    ckpt_epoch = r->epoch;
+    loaded_path = path;
   }
-  next_checkpoint_ = ckpts.empty() ? 1 : ckpts.front().first + 1;
-  for (auto& [number, path] : ckpts) {
-    if (number != loaded) (void)fs_.remove(path);
+  next_checkpoint_ = max_number + 1;
+  for (auto& [epoch, number, path] : ckpts) {
+    if (path != loaded_path) (void)fs_.remove(path);
   }
   if (!ckpts.empty() && loaded == 0 && !segs.empty() && segs.front().segment > 1)
     log::error("journal", "no valid checkpoint and the journal starts at segment {}: replaying what is left; "
@@ -77,15 +102,33 @@ status store_impl::recover() {
     auto st = fs_.stat(s.name);
     std::uint64_t size = st ? st->size : 0;
     index_.note_segment(s.segment, s.epoch, size);
-    segment_names_[s.segment] = s.name;
     bytes_on_disk_ += static_cast<std::int64_t>(size);
   }
 
-  std::vector<std::pair<std::uint64_t, std::string>> to_replay;
+  // Drop what a stale writer of an older epoch wrote after a newer writer took over.
+  std::vector<replay_segment> to_replay;
+  std::uint64_t last_live_segment = 0;
   for (auto& s : segs) {
-    if (s.segment >= from.segment) to_replay.emplace_back(s.segment, s.name);
+    bool stale = ckpt_epoch > s.epoch && s.segment >= from.segment;
+    std::uint64_t limit = UINT64_MAX;
+    for (auto& sl : seals) {
+      if (sl.epoch <= s.epoch) continue;
+      if (sl.first_segment <= s.segment) stale = true;  // created after the takeover
+      if (sl.sealed.segment == s.segment) limit = std::min(limit, sl.sealed.offset);
+    }
+    if (stale) {
+      log::warn("journal", "ignoring {}: written by epoch {} after a newer epoch took over", s.name, s.epoch);
+      index_.forget_segment(s.segment);
+      continue;
+    }
+    segment_names_[s.segment] = s.name;
+    last_live_segment = s.segment;
+    if (s.segment >= from.segment) {
+      std::uint64_t start = (s.segment == from.segment && s.epoch == ckpt_epoch) ? from.offset : 0;
+      to_replay.push_back({s.segment, s.name, start, limit});
+    }
   }
-  if (auto s = replay(to_replay, from)) return s;
+  if (auto s = replay(to_replay)) return s;
 
   // Segments before the checkpoint with nothing live: a deletion the last run did not finish.
   bool removed = false;
@@ -106,7 +149,7 @@ status store_impl::recover() {
   std::uint64_t first = segs.empty() ? 1 : segs.back().segment + 1;
   journal::epoch_start_payload es;
   es.epoch = options_.epoch.value();
-  if (!segs.empty()) es.sealed = journal::position{segs.back().segment, sealed_end_};
+  if (last_live_segment > 0) es.sealed = journal::position{last_live_segment, sealed_end_};
   journal::writer_options wo;
   wo.directory = dir;
   wo.epoch = options_.epoch.value();
@@ -135,19 +178,33 @@ status store_impl::recover() {
   return {};
 }
 
-status store_impl::replay(const std::vector<std::pair<std::uint64_t, std::string>>& segments, journal::position from) {
+std::optional<store_impl::seal> store_impl::read_seal(const std::string& path, std::uint64_t segment) {
+  // epoch_start is the first record of a segment a writer opened at start-up.
+  auto f = fs_.open(path, open_mode::read_only);
+  if (!f) return std::nullopt;
+  char buf[journal::segment_header_size + journal::record_header_size + 24];
+  auto n = (*f)->read_at(0, buf, sizeof buf);
+  if (!n || *n != sizeof buf) return std::nullopt;
+  auto rec = journal::check_record(buf + journal::segment_header_size, sizeof buf - journal::segment_header_size);
+  journal::epoch_start_payload es;
+  if (!rec || rec->type != journal::record_type::epoch_start || !journal::decode_epoch_start(rec->payload, es))
+    return std::nullopt;
+  return seal{es.epoch, segment, es.sealed};
+}
+
+status store_impl::replay(const std::vector<replay_segment>& segments) {
   struct pending {
     journal::record_type type;
     std::string_view payload;
     journal::position pos;
     std::size_t size;
   };
-  for (auto& [number, path] : segments) {
+  for (auto& [number, path, start, limit] : segments) {
     auto r = journal::segment_reader::open(fs_, path, number);
     if (!r) return r.err();
     if (r->header() && r->header()->segment != number)
       log::warn("journal", "segment {}: header says segment {}", path, r->header()->segment);
-    if (number == from.segment && from.offset > journal::segment_header_size) r->seek(from.offset);
+    if (start > journal::segment_header_size) r->seek(start);
 
     // A transaction is one contiguous write inside one segment: its ops apply only when
     // its commit follows with nothing else (and no damage) in between.
@@ -157,7 +214,13 @@ status store_impl::replay(const std::vector<std::pair<std::uint64_t, std::string
     std::uint32_t txn_ops = 0;
     std::size_t corrupt_seen = r->corruptions().size();
     journal::segment_reader::entry e;
+    bool sealed = false;
     while (r->next(e)) {
+      if (e.pos.offset >= limit) {
+        log::warn("journal", "{}: ignoring records after offset {}, sealed by a newer epoch", path, limit);
+        sealed = true;
+        break;
+      }
       ++recovered_.records_replayed;
       if (r->corruptions().size() != corrupt_seen) {
         corrupt_seen = r->corruptions().size();
@@ -199,7 +262,7 @@ status store_impl::replay(const std::vector<std::pair<std::uint64_t, std::string
     if (in_txn) log::info("journal", "segment {}: torn transaction {} at the tail ignored", path, txn_id);
     recovered_.corrupt_records_skipped += r->corruptions().size();
     index_.note_segment(number, r->header() ? r->header()->epoch : 0, r->file_size());
-    sealed_end_ = r->valid_end();
+    sealed_end_ = sealed ? limit : r->valid_end();
   }
   return {};
 }

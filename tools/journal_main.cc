@@ -36,7 +36,7 @@ bool list_dir(file_system& fs, const std::string& dir, listing& out) {
   for (auto& n : *names) {
     std::uint64_t a, b;
     if (journal::parse_segment_file_name(n, a, b)) out.segments.emplace_back(b, a, join_path(dir, n));
-    if (checkpoint::parse_file_name(n, a)) out.checkpoints.emplace_back(a, join_path(dir, n));
+    if (checkpoint::parse_file_name(n, a, b)) out.checkpoints.emplace_back(b, join_path(dir, n));
   }
   std::sort(out.segments.begin(), out.segments.end());
   std::sort(out.checkpoints.begin(), out.checkpoints.end());

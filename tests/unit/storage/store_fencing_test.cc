@@ -1,0 +1,52 @@
+#include <catch2/catch.hpp>
+
+#include "tests/unit/storage/store_test_support.h"
+
+using namespace tandem::storage;
+using namespace tandem::storage::test;
+
+namespace {
+store_options with_epoch(const scratch_dir& dir, std::uint64_t epoch) {
+  store_options o;
+  o.directory = dir.path();
+  o.epoch = epoch_t(epoch);
+  o.segment_bytes = 4096;
+  return o;
+}
+
+std::vector<std::string> bodies(store& s, const std::string& container) {
+  std::vector<std::string> out;
+  for (auto seq : pending_seqs(s.recovered(), container)) out.push_back(s.read_message(message_seq(seq))->body);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("stale active cannot append after takeover", "[store][fencing]") {
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system old_node(disk), new_node(disk);
+  auto stale = open_store(old_node, with_epoch(dir, 1));
+  add_sync(*stale, make_message("/queue/a", "before takeover"));
+
+  auto active = open_store(new_node, with_epoch(dir, 2));
+  REQUIRE(bodies(*active, "/queue/a") == std::vector<std::string>{"before takeover"});
+
+  // The old active has not noticed yet: it keeps appending to its segment, and rolls.
+  for (int i = 0; i < 20; ++i) add_sync(*stale, make_message("/queue/a", "stale " + std::to_string(i) + std::string(400, '.')));
+  add_sync(*active, make_message("/queue/a", "after takeover"));
+  crash(stale, old_node);
+  crash(active, new_node);
+
+  auto next = open_store(disk, with_epoch(dir, 3));
+  REQUIRE(bodies(*next, "/queue/a") == std::vector<std::string>{"before takeover", "after takeover"});
+}
+
+TEST_CASE("a writer with an older epoch than the journal refuses to open", "[store][fencing]") {
+  scratch_dir dir;
+  posix_file_system fs;
+  open_store(fs, with_epoch(dir, 5))->close();
+  auto s = store::open(fs, with_epoch(dir, 4));
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.code() == errc::closed);
+  REQUIRE(s.err().message.find("fenced") != std::string::npos);
+}
