@@ -153,3 +153,83 @@ def test_unacked_message_of_a_crashed_broker_is_delivered_again(broker, clients)
     broker.kill9()
     broker.restart()
     assert drain(broker, clients, "/queue/inflight", 1) == ["in-flight"]
+
+
+def test_topic_message_acked_by_one_durable_subscriber_survives_a_crash_for_the_other(broker, clients):
+    for cid in ("c1", "c2"):
+        c = clients.new(broker, client_id=cid)
+        c.subscribe("/topic/shared-ref", "1", headers={"activemq.subscriptionName": "s"})
+        c.disconnect()
+    clients.new(broker).send("/topic/shared-ref", "both", persistent=True)
+    c1 = clients.new(broker, version="1.2", client_id="c1")
+    c1.subscribe("/topic/shared-ref", "1", ack="client-individual",
+                 headers={"activemq.subscriptionName": "s"})
+    c1.ack(c1.listener.wait_for(1)[0])
+    c1.disconnect()
+    broker.kill9()
+    broker.restart()
+    c2 = clients.new(broker, client_id="c2")
+    c2.subscribe("/topic/shared-ref", "1", headers={"activemq.subscriptionName": "s"})
+    assert c2.listener.wait_for(1)[0].body == "both"
+    c1 = clients.new(broker, client_id="c1")
+    c1.subscribe("/topic/shared-ref", "1", headers={"activemq.subscriptionName": "s"})
+    clients.new(broker).send("/topic/shared-ref", "SENTINEL", persistent=True)
+    c1.listener.wait_for_body("SENTINEL")
+    assert c1.listener.bodies() == ["SENTINEL"], "c1 acked it before the crash"
+
+
+def test_ack_in_a_committed_transaction_survives_a_crash(broker, clients):
+    p = clients.new(broker)
+    for b in ("t1", "t2", "t3"):
+        p.send("/queue/tx-ack-crash", b, persistent=True)
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/tx-ack-crash", "s", ack="client-individual")
+    msgs = c.listener.wait_for(3)
+    c.begin("acks")
+    c.ack(msgs[0], transaction="acks")
+    c.ack(msgs[2], transaction="acks")
+    c.commit("acks")
+    broker.kill9()
+    broker.restart()
+    assert drain(broker, clients, "/queue/tx-ack-crash", 1) == ["t2"]
+
+
+def test_nacked_message_survives_a_crash(broker, clients):
+    clients.new(broker).send("/queue/nack-crash", "n", persistent=True)
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/nack-crash", "s", ack="client-individual")
+    c.nack(c.listener.wait_for(1)[0])
+    c.listener.wait_for(2)  # redelivered to the same subscription
+    broker.kill9()
+    broker.restart()
+    assert drain(broker, clients, "/queue/nack-crash", 1) == ["n"]
+
+
+def test_many_destinations_recover_after_a_crash(broker, clients):
+    p = clients.new(broker)
+    for q in range(60):
+        for i in range(3):
+            p.send(f"/queue/many.{q}", f"{q}-{i}", persistent=True, receipt=(i == 2))
+    broker.kill9()
+    broker.restart()
+    c = clients.new(broker)
+    for q in range(60):
+        c.subscribe(f"/queue/many.{q}", f"s{q}")
+    msgs = c.listener.wait_for(180, timeout=20)
+    by_queue = {}
+    for m in msgs:
+        by_queue.setdefault(m.headers["destination"], []).append(m.body)
+    assert by_queue == {f"/queue/many.{q}": [f"{q}-{i}" for i in range(3)] for q in range(60)}
+
+
+def test_message_that_expires_while_the_broker_is_down_is_not_delivered(broker, clients):
+    import time
+    p = clients.new(broker)
+    expires = int(time.time() * 1000) + 1500
+    p.send("/queue/expire-down", "short", persistent=True, headers={"expires": str(expires)})
+    p.send("/queue/expire-down", "long", persistent=True,
+           headers={"expires": str(expires + 600_000)})
+    broker.kill9()
+    th.wait_until(lambda: time.time() * 1000 > expires + 50, timeout=5, what="expiry time")
+    broker.restart()
+    assert drain(broker, clients, "/queue/expire-down", 1) == ["long"]

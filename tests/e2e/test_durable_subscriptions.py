@@ -111,3 +111,20 @@ def test_durable_subscription_with_selector_keeps_only_matching_messages(broker,
     p.send("/topic/t", "r3", persistent=True, headers={"type": "red"})
     c.listener.wait_for_body("r3")
     assert c.listener.bodies() == ["r1", "r2", "r3"]
+
+
+def test_unacked_durable_messages_are_redelivered_when_the_subscriber_returns(broker, clients):
+    register_and_go_offline(broker, clients)
+    p = clients.new(broker)
+    for b in ("d1", "d2", "d3"):
+        p.send("/topic/t", b, persistent=True)
+    c = clients.new(broker, version="1.2", client_id="c1")
+    c.subscribe("/topic/t", "1", ack="client-individual", headers=DURABLE)
+    msgs = c.listener.wait_for(3)
+    c.ack(msgs[1])
+    c.drop()
+    c = clients.new(broker, version="1.2", client_id="c1")
+    c.subscribe("/topic/t", "1", ack="client-individual", headers=DURABLE)
+    again = c.listener.wait_for(2)
+    assert [m.body for m in again] == ["d1", "d3"]
+    assert all(m.headers.get("redelivered") == "true" for m in again)
