@@ -73,3 +73,29 @@ def test_store_accepts_sends_again_after_consumers_free_space(start_broker, clie
         p.send("/queue/flowing", f"{i:05d}:{BODY}", persistent=True, timeout=20)
         c.listener.wait_for(i + 1, timeout=20)
     assert not p.listener.errors
+
+
+def test_non_persistent_messages_past_the_memory_limit_get_an_error(start_broker, clients):
+    # max_frame_bytes may not exceed max_memory_bytes (checked at start).
+    broker = start_broker(limits={"max_memory_bytes": 1024 * 1024, "max_frame_bytes": 256 * 1024})
+    p = clients.new(broker)
+    body = "m" * (64 * 1024)
+    receipted = 0
+    for i in range(64):  # 4 MiB: four times the limit
+        rid = th.next_receipt("mem")
+        p.conn.send("/queue/mem", body, headers={"persistent": "false"}, receipt=rid)
+        p.listener.wait(lambda: rid in p.listener.receipts or p.listener.errors
+                        or p.listener.disconnected, what=f"RECEIPT or ERROR for send {i}")
+        if p.listener.errors or p.listener.disconnected:
+            break
+        receipted += 1
+    assert p.listener.errors, f"no ERROR after {receipted} x 64 KiB non-persistent sends"
+    assert re.search(r"(?i)memory", p.listener.errors[0].headers.get("message", "")), \
+        p.listener.errors[0].headers
+    # Persistent messages can still be sent: their bodies wait on disk.
+    q = clients.new(broker)
+    q.send("/queue/mem", "persistent-still-ok", persistent=True)
+    c = clients.new(broker)
+    c.subscribe("/queue/mem")
+    msgs = c.listener.wait_for(receipted + 1, timeout=20)
+    assert msgs[-1].body == "persistent-still-ok"

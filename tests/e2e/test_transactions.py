@@ -82,3 +82,40 @@ def test_commit_of_unknown_transaction_is_an_error(broker, clients):
     assert frames and frames[0].command == "ERROR", frames
     assert "no-such-tx" in frames[0].get("message", "") + frames[0].body.decode(errors="replace"), \
         frames[0]
+
+
+def test_ack_in_a_transaction_never_committed_is_undone_when_the_connection_drops(broker, clients):
+    clients.new(broker).send("/queue/tx-drop", "m1", persistent=True)
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/tx-drop", "s", ack="client-individual")
+    msg = c.listener.wait_for(1)[0]
+    c.begin("tx-open")
+    c.ack(msg, transaction="tx-open")
+    c.drop()
+    again = clients.new(broker)
+    again.subscribe("/queue/tx-drop", "s2")
+    m = again.listener.wait_for(1)[0]
+    assert m.body == "m1" and m.headers.get("redelivered") == "true"
+
+
+def test_transaction_spanning_a_queue_and_a_topic(broker, clients):
+    q = clients.new(broker)
+    q.subscribe("/queue/tx-mixed")
+    t = clients.new(broker)
+    t.subscribe("/topic/tx-mixed")
+    p = clients.new(broker)
+    p.begin("mixed")
+    p.send("/queue/tx-mixed", "to-queue", headers={"transaction": "mixed"})
+    p.send("/topic/tx-mixed", "to-topic", headers={"transaction": "mixed"})
+    p.commit("mixed")
+    assert q.listener.wait_for(1)[0].body == "to-queue"
+    assert t.listener.wait_for(1)[0].body == "to-topic"
+
+
+def test_begin_of_an_already_open_transaction_is_an_error(broker, clients):
+    raw = clients.raw(broker)
+    assert raw.connect("1.2").command == "CONNECTED"
+    raw.send_frame("BEGIN", [("transaction", "twice")])
+    raw.send_frame("BEGIN", [("transaction", "twice")])
+    frames = raw.read_until_closed()
+    assert frames and frames[0].command == "ERROR" and "twice" in frames[0].get("message", ""), frames
