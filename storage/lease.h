@@ -20,10 +20,13 @@
 //   - holder_presumed_dead(epoch): only on positive evidence that the holder's process is dead
 //     (HA connection closed AND a reconnect to its HA address refused). See LEASE.md.
 //
-// Threading: callbacks run on the lease thread, one at a time, in order. Every member may be
-// called from any thread, including from a callback, except stop() and the destructor from a
-// callback. valid_until(), valid_now(), holding() are lock-free; observe() never waits for
-// storage; release() waits for an in-progress storage call.
+// Threading: two threads. The lease thread runs the protocol; a watchdog thread reports the
+// loss (on_lost) at valid_until when the lease thread is stuck in a storage call, so the broker
+// fences on time even on a hung mount. Callbacks run on either thread, never concurrently,
+// in order (on_acquired(N) before on_lost for N; each loss reported once). Every member may
+// be called from any thread, including from a callback, except stop() and the destructor
+// from a callback. valid_until(), valid_now(), holding() are lock-free; observe() never waits
+// for storage; release() waits for an in-progress storage call.
 
 #include <condition_variable>
 #include <functional>
@@ -77,6 +80,11 @@ class lease {
  private:
   lease(file_system& fs, lease_options options, clock& clk);
   void run();
+  void watch();
+  bool stopping() {
+    std::lock_guard lk(mu_);
+    return stopping_;
+  }
 
   clock& clk_;
   lease_state_machine sm_;
@@ -88,7 +96,10 @@ class lease {
   bool wake_ = false;
   std::function<void(epoch_t)> on_acquired_;
   std::function<void(std::string)> on_lost_;
+  std::mutex callback_mu_;        // callbacks never run concurrently
+  epoch_t dispatched_epoch_{0};   // last epoch whose on_acquired ran (under callback_mu_)
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 }  // namespace tandem::storage

@@ -215,6 +215,7 @@ bool lease_state_machine::renew(clock::time_point start, std::vector<lease_event
     lose(fmt::format("renewal completed {} ms after the lease validity ended", ms(end - validity_)), events);
     return false;
   }
+  auto old_validity = validity_;
   validity_ = start + options_.ttl - options_.safety_margin;
   next_renew_ = start + options_.renew_interval;
   {
@@ -222,9 +223,18 @@ bool lease_state_machine::renew(clock::time_point start, std::vector<lease_event
     obs_ = observation{true, epoch_, rec, true, end};
     last_error_.clear();
   }
-  set_valid_until(validity_);
-  if (!announced_) {
+  if (announced_) {
+    // The watchdog (expire_if_past) or stop() may have ended the validity while this renewal
+    // was blocked; then they win and the extension is void.
+    auto expected = old_validity.time_since_epoch().count();
+    if (!valid_until_.compare_exchange_strong(expected, validity_.time_since_epoch().count())) {
+      lose("lease validity ended while a renewal was in progress", events);
+      return false;
+    }
+  } else {
+    set_valid_until(validity_);
     announced_ = true;
+    held_epoch_.store(epoch_.value());
     holding_.store(!revoked_.load());
     log::info("lease", "acquired epoch {} as {}", epoch_.value(), options_.holder_name);
     events.push_back({lease_event::kind::acquired, epoch_, {}});
@@ -236,7 +246,9 @@ bool lease_state_machine::renew(clock::time_point start, std::vector<lease_event
 void lease_state_machine::lose(std::string reason, std::vector<lease_event>& events) {
   bool was_announced = announced_;
   holding_.store(false);
-  set_valid_until(clock::time_point::min());
+  // The watchdog may have reported this loss already (it left expired_rep behind).
+  bool already_reported = valid_until_.exchange(min_rep) == expired_rep;
+  held_epoch_.store(0);
   holding_state_ = false;
   announced_ = false;
   file_.reset();
@@ -245,7 +257,9 @@ void lease_state_machine::lose(std::string reason, std::vector<lease_event>& eve
     std::lock_guard lk(status_mu_);
     obs_.seen = false;  // observe our old epoch afresh, as any contender would
   }
-  if (was_announced) {
+  if (was_announced && already_reported) {
+    log::info("lease", "epoch {} already reported lost; now: {}", epoch_.value(), reason);
+  } else if (was_announced) {
     log::warn("lease", "lost epoch {}: {}", epoch_.value(), reason);
     events.push_back({lease_event::kind::lost, epoch_, std::move(reason)});
   } else {
@@ -258,6 +272,7 @@ status lease_state_machine::release() {
   // Stop acknowledging before the peer can see the flag: it claims the moment it does.
   holding_.store(false);
   set_valid_until(clock::time_point::min());
+  held_epoch_.store(0);
   status s;
   if (!file_) {
     auto f = fs_.open(epoch_path(epoch_), open_mode::read_write);
@@ -282,9 +297,22 @@ status lease_state_machine::release() {
 void lease_state_machine::abandon() {
   holding_.store(false);
   set_valid_until(clock::time_point::min());
+  held_epoch_.store(0);
   holding_state_ = false;
   announced_ = false;
   file_.reset();
+}
+
+std::optional<lease_event> lease_state_machine::expire_if_past(clock::time_point now) {
+  auto v = valid_until_.load();
+  if (v == min_rep || v == expired_rep || now.time_since_epoch().count() < v || !holding_.load()) return std::nullopt;
+  auto e = held_epoch_.load();
+  if (!valid_until_.compare_exchange_strong(v, expired_rep)) return std::nullopt;  // a renewal won
+  holding_.store(false);
+  auto reason = fmt::format("lease validity ended {} ms ago; storage call still in progress",
+                            ms(now - clock::time_point{clock::duration{v}}));
+  log::warn("lease", "lost epoch {}: {}", e, reason);
+  return lease_event{lease_event::kind::lost, epoch_t(e), std::move(reason)};
 }
 
 void lease_state_machine::revoke() {

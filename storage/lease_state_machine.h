@@ -64,7 +64,18 @@ class lease_state_machine {
   // Hint from the broker: positive evidence the holder of `e` is dead (see LEASE.md).
   void holder_presumed_dead(epoch_t e);
 
-  clock::time_point valid_until() const { return clock::time_point{clock::duration{valid_until_.load()}}; }
+  // Watchdog (any thread): if an announced lease is past its validity - typically because
+  // tick() is stuck in a storage call - end it now and return the `lost` event, which the
+  // owner's tick() will then not report again. Exactly one of this and a concurrent renewal
+  // wins (compare-and-swap on valid_until).
+  std::optional<lease_event> expire_if_past(clock::time_point now);
+  // The announced epoch (0 when none); any thread.
+  epoch_t held_epoch() const { return epoch_t(held_epoch_.load()); }
+
+  clock::time_point valid_until() const {
+    auto v = valid_until_.load();
+    return v == expired_rep ? clock::time_point::min() : clock::time_point{clock::duration{v}};
+  }
   bool holding() const { return holding_.load(); }
   lease_status observe() const;
   const lease_options& options() const { return options_; }
@@ -110,7 +121,11 @@ class lease_state_machine {
   mutable std::mutex status_mu_;  // guards obs_ and last_error_ (never held during I/O)
   observation obs_;
   std::string last_error_;
-  std::atomic<clock::duration::rep> valid_until_{clock::time_point::min().time_since_epoch().count()};
+  // Public validity; min() when not holding, expired_rep once the watchdog ended it.
+  static constexpr clock::duration::rep min_rep = clock::time_point::min().time_since_epoch().count();
+  static constexpr clock::duration::rep expired_rep = min_rep + 1;
+  std::atomic<clock::duration::rep> valid_until_{min_rep};
+  std::atomic<std::uint64_t> held_epoch_{0};
   std::atomic<bool> holding_{false};
   std::atomic<bool> revoked_{false};
   std::atomic<std::uint64_t> presumed_dead_epoch_{0};

@@ -34,6 +34,13 @@ TEST_CASE("lease record is one readable line that round-trips", "[lease]") {
   CHECK(*r2 == released);
 }
 
+TEST_CASE("the worked example in LEASE.md decodes", "[lease]") {
+  auto r = decode_lease_record(
+      "tandem-lease v1 epoch=42 counter=17 released=0 holder=node-a ha=10.0.0.5:61618 crc32c=99bdba8b\n");
+  REQUIRE(r);
+  CHECK(*r == (lease_record{epoch_t(42), 17, false, "node-a", "10.0.0.5:61618"}));
+}
+
 TEST_CASE("damaged lease record is rejected, trailing bytes are ignored", "[lease]") {
   auto text = encode_lease_record(sample());
   SECTION("any flipped byte") {

@@ -177,6 +177,33 @@ TEST_CASE("threaded lease: a holder that loses its storage calls on_lost and the
   CHECK(ea.acquired().size() == 1);
 }
 
+TEST_CASE("threaded lease: a holder stuck in a storage call is reported lost at valid_until, once", "[lease]") {
+  scratch_dir dir;
+  posix_file_system fs(dir.path());
+  fault_injecting_file_system faulty(fs);
+  auto a = lease::create(faulty, short_opts("node-a"));
+  REQUIRE(a);
+  lease_events ea;
+  (*a)->start(ea.on_acquired(), ea.on_lost());
+  REQUIRE(ea.wait(acquired_any));
+
+  faulty.stall(fault_op::write);  // the next renewal hangs, like a hard NFS mount
+  faulty.wait_stalled(fault_op::write, 1);
+  // Reported by the watchdog while the lease thread is still blocked in the write.
+  REQUIRE(ea.wait([](auto&, auto& lost) { return !lost.empty(); }));
+  CHECK(ea.lost().front().find("storage call still in progress") != std::string::npos);
+  CHECK_FALSE((*a)->valid_now());
+  CHECK_FALSE((*a)->holding());
+
+  auto lists = faulty.calls(fault_op::list);
+  faulty.release(fault_op::write);
+  // The lease thread returns, gives the epoch up without a second report, and stands by.
+  REQUIRE(eventually([&] { return faulty.calls(fault_op::list) > lists + 2; }));
+  CHECK(ea.lost().size() == 1);
+  (*a)->stop();
+  CHECK(ea.lost().size() == 1);
+}
+
 TEST_CASE("threaded lease: invalid options are refused with the key names", "[lease]") {
   scratch_dir dir;
   posix_file_system fs(dir.path());
