@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -162,6 +163,8 @@ TEST_CASE("of two threads racing to create one file exactly one wins", "[nfs][ra
     const std::string name = "epoch-" + std::to_string(round);
     std::atomic<int> wins{0}, exists{0}, others{0};
     std::atomic<bool> go{false};
+    std::mutex mu;
+    std::string other_error;
     auto contender = [&] {
       while (!go.load()) std::this_thread::yield();
       auto f = fs->open(name, open_mode::create_exclusive);
@@ -171,13 +174,16 @@ TEST_CASE("of two threads racing to create one file exactly one wins", "[nfs][ra
         ++exists;
       } else {
         ++others;
+        std::lock_guard lock(mu);
+        other_error = f.err().describe();
       }
     };
     std::thread a(contender), b(contender);
     go = true;
     a.join();
     b.join();
-    INFO("round " << round);
+    INFO("round " << round << ": " << wins << " won, " << exists << " saw file_exists, " << others
+                   << " failed otherwise: " << other_error);
     REQUIRE(wins == 1);
     REQUIRE(exists == 1);
   }

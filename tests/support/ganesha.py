@@ -17,6 +17,7 @@ input stops the server, so a test process that dies takes its server with it.
 """
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -29,6 +30,10 @@ import time
 GANESHA_BIN = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
 RPCBIND_BIN = shutil.which("rpcbind") or "/usr/sbin/rpcbind"
 READY_LINE = "NFS SERVER INITIALIZED"
+# Shared by every harness on the machine (NFSv3 needs the one portmapper on port 111).
+RPCBIND_USERS = "/tmp/tandem-ganesha-rpcbind.users"
+RPCBIND_PID_FILE = "/tmp/tandem-ganesha-rpcbind.pid"
+START_LOCK = "/tmp/tandem-ganesha-start.lock"  # NFSv3 registrations of concurrent starts race
 LEASE_LIFETIME_S = 5  # how long a dead client's NFSv4 state lives; small so tests move fast
 
 
@@ -69,6 +74,7 @@ class Ganesha:
         self.mnt_port = None
         self.proc = None      # ganesha.nfsd (our direct child)
         self.rpcbind = None   # rpcbind we started, if any
+        self._users_fd = None  # shared lock: this harness needs rpcbind
         self.conf_path = os.path.join(self.workdir, "ganesha.conf")
         self.log_path = os.path.join(self.workdir, "ganesha.log")
         self.pid_path = os.path.join(self.workdir, "ganesha.pid")
@@ -103,10 +109,13 @@ class Ganesha:
         return self
 
     def freeze(self):
+        """SIGSTOP, and wait (bounded) until every thread of the server is stopped."""
         self._signal(signal.SIGSTOP)
+        self._wait_threads(lambda state: state in ("T", "t"), "stopped")
 
     def thaw(self):
         self._signal(signal.SIGCONT)
+        self._wait_threads(lambda state: state not in ("T", "t"), "running")
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -154,6 +163,21 @@ class Ganesha:
             raise GaneshaError("ganesha is not running")
         self.proc.send_signal(sig)
 
+    def _wait_threads(self, ok, what, limit=10.0):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            states = []
+            try:
+                for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                    with open(f"/proc/{self.proc.pid}/task/{tid}/stat") as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                states = []
+            if states and all(ok(st) for st in states):
+                return
+            time.sleep(0.005)
+        raise GaneshaError(f"ganesha threads not {what} after {limit} s")
+
     def _write_config(self):
         protocols = ", ".join(str(p) for p in self.protocols)
         conf = f"""
@@ -194,6 +218,12 @@ EXPORT {{
             f.write(conf)
 
     def _spawn(self):
+        if 3 in self.protocols:
+            with _locked(START_LOCK):
+                return self._spawn_unlocked()
+        return self._spawn_unlocked()
+
+    def _spawn_unlocked(self):
         self._reap()
         log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self.proc = subprocess.Popen(
@@ -228,34 +258,81 @@ EXPORT {{
             return ""
 
     def _ensure_rpcbind(self):
-        """NFSv3 registration needs a portmapper at start; use a running one, else start ours."""
-        if port_listening(111):
-            return
-        os.makedirs("/run/rpcbind", exist_ok=True)
-        self.rpcbind = subprocess.Popen([RPCBIND_BIN, "-f", "-w"], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        """NFSv3 registration needs a portmapper at start. One rpcbind is shared by every
+        harness on the machine: each holds a shared lock on RPCBIND_USERS while it serves
+        NFSv3, and the last one to leave stops the rpcbind a harness started (by the PID in
+        RPCBIND_PID_FILE; an rpcbind started by anything else is never touched)."""
+        if self._users_fd is None:
+            self._users_fd = os.open(RPCBIND_USERS, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(self._users_fd, fcntl.LOCK_SH)
+        with _locked(START_LOCK):
             if port_listening(111):
                 return
-            if self.rpcbind.poll() is not None:  # lost a race with another one: use that one
-                self.rpcbind = None
+            os.makedirs("/run/rpcbind", exist_ok=True)
+            self.rpcbind = subprocess.Popen([RPCBIND_BIN, "-f", "-w"], stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True)
+            with open(RPCBIND_PID_FILE, "w") as f:
+                f.write(str(self.rpcbind.pid))
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
                 if port_listening(111):
                     return
-                break
-            time.sleep(0.02)
+                if self.rpcbind.poll() is not None:
+                    break
+                time.sleep(0.02)
         raise GaneshaError("rpcbind did not start (needed to serve NFSv3)")
 
     def _stop_rpcbind(self):
-        if self.rpcbind and self.rpcbind.poll() is None:
-            self.rpcbind.terminate()
+        if self._users_fd is None:
+            return
+        fd, self._users_fd = self._users_fd, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
             try:
-                self.rpcbind.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.rpcbind.kill()
-                self.rpcbind.wait(timeout=5)
-        self.rpcbind = None
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # another harness still serves NFSv3: leave rpcbind to it
+            try:
+                with open(RPCBIND_PID_FILE) as f:
+                    pid = int(f.read().strip())
+            except (FileNotFoundError, ValueError):
+                return
+            if _process_name(pid) == "rpcbind":
+                os.kill(pid, signal.SIGTERM)
+                if self.rpcbind and self.rpcbind.pid == pid:
+                    self.rpcbind.wait(timeout=5)
+                else:
+                    deadline = time.monotonic() + 5
+                    while pid_alive(pid) and _process_name(pid) == "rpcbind" and time.monotonic() < deadline:
+                        time.sleep(0.02)
+            os.unlink(RPCBIND_PID_FILE)
+        finally:
+            os.close(fd)
+            self.rpcbind = None
+
+
+def _process_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+class _locked:
+    """An exclusive flock on a file, as a context manager."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
 
 
 def _serve(args):
