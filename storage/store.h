@@ -159,8 +159,10 @@ class store {
 
   // Journals the batch. Assigns seqs to added messages (readable from the batch after the
   // call). Returns an error without writing anything when the store size limit would be
-  // exceeded by added messages (errc::store_full) or the store is closed/failed.
-  // `done` runs on the writer thread once the batch is durable.
+  // exceeded by added messages (errc::store_full) or the store is closed/failed; then
+  // `done` is NOT called (the caller reports the refusal itself; last_error() has the detail).
+  // Otherwise `done` runs exactly once, on the writer thread, once the batch is durable or
+  // with the error that kept it from being durable.
   virtual std::error_code write(batch& b, completion done) = 0;
 
   // Reads a stored message (headers and body) back from the journal.

@@ -81,6 +81,7 @@ class store_impl final : public store {
   result<std::string> read_raw(journal::position pos, std::uint32_t length);
   file* reader_for(std::uint64_t segment);
   void maybe_maintain();
+  void forget_deleted();
   std::error_code start_checkpoint(completion done);
   void compact(std::uint64_t segment);
 

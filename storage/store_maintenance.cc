@@ -17,17 +17,19 @@ std::error_code store_impl::checkpoint(completion done) {
   return start_checkpoint(std::move(done));
 }
 
-void store_impl::maybe_maintain() {
-  {
-    // Forget segments the writer deleted (their read handles would pin the disk space).
-    std::lock_guard lk(deleted_mu_);
-    for (auto seg : deleted_) {
-      readers_.erase(seg);
-      segment_names_.erase(seg);
-      index_.forget_segment(seg);
-    }
-    deleted_.clear();
+void store_impl::forget_deleted() {
+  // Forget segments the writer deleted (their read handles would pin the disk space).
+  std::lock_guard lk(deleted_mu_);
+  for (auto seg : deleted_) {
+    readers_.erase(seg);
+    segment_names_.erase(seg);
+    index_.forget_segment(seg);
   }
+  deleted_.clear();
+}
+
+void store_impl::maybe_maintain() {
+  forget_deleted();
   if (checkpoint_running_.load(std::memory_order_acquire)) return;
   bool due = bytes_since_checkpoint_ >= options_.checkpoint_every_bytes;
   if (!due && bytes_since_checkpoint_ > 0) {
@@ -48,6 +50,7 @@ void store_impl::maybe_maintain() {
 }
 
 std::error_code store_impl::start_checkpoint(completion done) {
+  forget_deleted();
   checkpoint_running_.store(true, std::memory_order_release);
   const std::uint64_t active = writer_->end().segment;
 
@@ -93,6 +96,7 @@ std::error_code store_impl::start_checkpoint(completion done) {
     std::vector<std::uint64_t> removed;
     for (auto& [seg, name] : dead) {
       auto st = fs_.stat(name);
+      if (!st && st.code() == std::errc::no_such_file_or_directory) continue;  // already gone
       if (auto s = fs_.remove(name)) {
         log::warn("journal", "cannot delete segment {}: {}", name, s.describe());
         continue;
