@@ -195,6 +195,16 @@ bool lease_state_machine::renew(clock::time_point start, std::vector<lease_event
     note_error(newer.err().describe());
     return false;
   }
+  // Our epoch file removed by name (an operator cleaning the directory): writes through the
+  // open handle would still succeed on a local disk, but nobody can see them any more.
+  if (auto st = fs_.stat(epoch_path(epoch_)); !st) {
+    if (is_missing(st.err())) {
+      lose(fmt::format("{} was removed from the lease directory", epoch_file_name(epoch_)), events);
+    } else {
+      note_error(st.err().describe());
+    }
+    return false;
+  }
   lease_record rec{epoch_, ++counter_, false, options_.holder_name, options_.ha_address};
   if (auto s = write_lease_record(*file_, rec)) {
     file_.reset();  // reopen next time: after an NFS error the handle may be dead for good

@@ -231,6 +231,16 @@ TEST_CASE("a holder that sees a newer epoch loses the lease at once, even while 
   CHECK(a.sm.valid_until() == clock::time_point::min());
 }
 
+TEST_CASE("a holder whose epoch file was removed loses the lease at its next renewal", "[lease]") {
+  lease_fixture f;
+  lease_node a(f.fs, lease_opts("node-a"), 100h);
+  acquire_first(a);
+  std::filesystem::remove(f.epoch_path(1));
+  run_nodes({&a}, 1s, [&] { return !a.holding(); });
+  CHECK_FALSE(a.holding());
+  CHECK(a.last_lost_reason().find("was removed") != std::string::npos);
+}
+
 TEST_CASE("stalled storage: a renewal that completes after valid_until does not extend it", "[lease]") {
   lease_fixture f;
   lease_node a(f.faulty, lease_opts("node-a"), 100h);
