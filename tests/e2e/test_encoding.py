@@ -67,3 +67,59 @@ def test_utf8_body_and_headers_round_trip(broker, clients):
     msg = c.listener.wait_for(1)[0]
     assert msg.body == "grüße — 日本語 ✓"
     assert msg.headers["x-name"] == "Zoë ☃"
+
+
+def test_crlf_line_endings_are_accepted_in_stomp_1_2(broker, clients):
+    raw = clients.raw(broker)
+    raw.send_raw(b"CONNECT\r\naccept-version:1.2\r\nhost:localhost\r\n\r\n\x00")
+    assert raw.read_frame().command == "CONNECTED"
+    raw.send_raw(b"SUBSCRIBE\r\ndestination:/queue/crlf\r\nid:1\r\nreceipt:s\r\n\r\n\x00")
+    assert raw.read_frame().command == "RECEIPT"
+    raw.send_raw(b"SEND\r\ndestination:/queue/crlf\r\nx-k:v\r\n\r\nhello\x00")
+    msg = raw.read_frame()
+    assert msg.command == "MESSAGE" and msg.body == b"hello" and msg.get("x-k") == "v", msg
+
+
+def test_eols_after_frames_and_client_heartbeats_are_ignored(broker, clients):
+    raw = clients.raw(broker)
+    raw.send_raw(b"\n\nCONNECT\naccept-version:1.2\nhost:localhost\n\n\x00\n\n")
+    assert raw.read_frame().command == "CONNECTED"
+    raw.send_raw(b"SUBSCRIBE\ndestination:/queue/eol\nid:1\nreceipt:s\n\n\x00\r\n\n")
+    assert raw.read_frame().command == "RECEIPT"
+    raw.send_raw(b"\n\nSEND\ndestination:/queue/eol\n\nx\x00\n")
+    msg = raw.read_frame()
+    assert msg.command == "MESSAGE" and msg.body == b"x", msg
+
+
+def test_repeated_header_first_value_wins(broker, clients):
+    raw = clients.raw(broker)
+    assert raw.connect("1.2").command == "CONNECTED"
+    raw.send_frame("SUBSCRIBE", [("destination", "/queue/dup-hdr"), ("id", "1"), ("receipt", "s")])
+    assert raw.read_frame().command == "RECEIPT"
+    raw.send_frame("SEND", [("destination", "/queue/dup-hdr"), ("x-dup", "first"), ("x-dup", "second")],
+                   b"x")
+    msg = raw.read_frame()
+    assert msg.get("x-dup") == "first", msg
+
+
+def test_stomp_1_0_header_values_are_taken_literally(broker, clients):
+    raw = clients.raw(broker)
+    assert raw.connect("1.0").command == "CONNECTED"
+    raw.send_frame("SUBSCRIBE", [("destination", "/queue/literal"), ("receipt", "s")])
+    assert raw.read_frame().command == "RECEIPT"
+    raw.send_frame("SEND", [("destination", "/queue/literal"), ("x-path", r"C\new\dir")], b"x")
+    msg = raw.read_frame()
+    assert msg.get("x-path") == r"C\new\dir", msg
+    # A 1.2 consumer sees the same value, escaped for 1.2.
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/literal-12", "s")
+    raw.send_frame("SEND", [("destination", "/queue/literal-12"), ("x-path", r"C\new\dir")], b"x")
+    assert c.listener.wait_for(1)[0].headers["x-path"] == r"C\new\dir"
+
+
+def test_content_type_is_preserved(broker, clients):
+    c = clients.new(broker, version="1.2")
+    c.subscribe("/queue/ctype", "s")
+    c.conn.send("/queue/ctype", '{"a": 1}', content_type="application/json;charset=utf-8")
+    msg = c.listener.wait_for(1)[0]
+    assert msg.headers.get("content-type") == "application/json;charset=utf-8"
