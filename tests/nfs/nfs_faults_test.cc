@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "storage/nfs_file_system.h"
 #include "tests/support/ganesha_server.h"
 
@@ -127,4 +130,31 @@ TEST_CASE("writes not yet committed when the server died make sync fail", "[nfs]
   INFO(s.describe());
   REQUIRE(s.code == std::errc::io_error);
   REQUIRE(s.message.find("segment") != std::string::npos);
+}
+
+TEST_CASE("a file left idle past the server's lease period still works", "[nfs][fault][slow]") {
+  // libnfs sends no NFSv4 RENEW, so an idle context's state expires after the server's lease
+  // (5 s in the harness); the file must notice and reopen itself.
+  ganesha_server server;
+  int version = GENERATE(3, 4);
+  INFO("NFSv" << version);
+  auto fs = mount(server.url(version));
+  auto opened = fs->open("segment-1", open_mode::create_exclusive);
+  REQUIRE(opened.ok());
+  auto& f = **opened;
+  REQUIRE_FALSE(f.write_at(0, "kept", 4));
+  REQUIRE_FALSE(f.sync());
+  std::this_thread::sleep_for(std::chrono::seconds(12));  // the fault: two lease periods of silence
+  auto n = f.size();
+  INFO((n ? std::string() : n.err().describe()));
+  REQUIRE(n.ok());
+  REQUIRE(*n == 4);
+  REQUIRE(read_back(f, 4) == "kept");
+  auto w = f.write_at(4, "+more", 5);
+  INFO(w.describe());
+  REQUIRE_FALSE(w);
+  REQUIRE_FALSE(f.sync());
+  auto st = fs->stat("segment-1");
+  REQUIRE(st.ok());
+  REQUIRE(st->size == 9);
 }
