@@ -171,3 +171,13 @@ def _can_connect(broker):
         return False
     finally:
         c.close_quietly()
+
+
+def test_subscription_id_reused_on_one_connection_is_an_error(broker, clients):
+    raw = clients.raw(broker)
+    assert raw.connect("1.2").command == "CONNECTED"
+    raw.send_frame("SUBSCRIBE", [("destination", "/queue/a"), ("id", "7"), ("receipt", "s")])
+    assert raw.read_frame().command == "RECEIPT"
+    raw.send_frame("SUBSCRIBE", [("destination", "/queue/b"), ("id", "7")])
+    frames = raw.read_until_closed()
+    assert frames and frames[0].command == "ERROR" and "7" in frames[0].get("message", ""), frames

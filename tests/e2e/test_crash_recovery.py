@@ -233,3 +233,24 @@ def test_message_that_expires_while_the_broker_is_down_is_not_delivered(broker, 
     th.wait_until(lambda: time.time() * 1000 > expires + 50, timeout=5, what="expiry time")
     broker.restart()
     assert drain(broker, clients, "/queue/expire-down", 1) == ["long"]
+
+
+@pytest.mark.limit(120)
+def test_three_crashes_in_a_row_with_traffic_in_between(broker, clients):
+    expected = []
+    for rnd in range(3):
+        p = clients.new(broker)
+        for i in range(200):
+            body = f"r{rnd}-{i:03d}"
+            p.send("/queue/multi-crash", body, persistent=True, receipt=(i % 20 == 19))
+            expected.append(body)
+        # Consume (and ack, receipted) the oldest 50 of what is queued.
+        c = clients.new(broker, version="1.2")
+        c.subscribe("/queue/multi-crash", "s", ack="client-individual",
+                    headers={"activemq.prefetchSize": "50"})
+        for m in c.listener.wait_for(50):
+            c.ack(m)
+            expected.remove(m.body)
+        broker.kill9()
+        broker.restart()
+    assert drain(broker, clients, "/queue/multi-crash", len(expected), timeout=30) == expected
