@@ -35,7 +35,9 @@
 
 namespace tandem::storage {
 
-// Store-wide message sequence, assigned by the store, strictly increasing, never reused.
+// Store-wide message sequence, assigned by the store, strictly increasing. Never reused once
+// a write carrying it has completed successfully; the seq of a write lost in a crash (never
+// reported durable) may be assigned again after recovery.
 using message_seq = named_type<std::uint64_t, struct message_seq_tag>;
 // Fencing epoch of the writer (the lease's epoch). Single-node deployments use 1.
 using epoch_t = named_type<std::uint64_t, struct epoch_tag>;
