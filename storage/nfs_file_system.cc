@@ -199,22 +199,23 @@ class nfs_file final : public file {
 
  private:
   status write_locked(std::uint64_t offset, const void* data, std::size_t n) {
-    std::size_t done = 0;
-    while (done < n) {
-      // The same bytes at the same offset: safe to resend after a reconnect.
-      status s = call("write", true, [&](connection& c, nfsfh* fh) {
-        std::size_t piece = std::min(n - done, write_chunk(*st_, c));
-        int r = nfs_pwrite(c.ctx(), fh, offset + done, piece, static_cast<const char*>(data) + done);
-        if (r > 0) {
-          done += static_cast<std::size_t>(r);
-          dirty_ = true;
-        }
+    const char* bytes = static_cast<const char*>(data);
+    // The same bytes at the same offset: safe to resend whole after a reconnect. `dirty_` is
+    // set only once all of them are written, so a broken attempt does not count against
+    // writes made before it. (Pipelining the pieces with libnfs's async API was tried: no
+    // gain here, the per-WRITE cost is CPU on client and server, not the round trip.)
+    status s = call("write", true, [&](connection& c, nfsfh* fh) {
+      const std::size_t piece = write_chunk(*st_, c);
+      for (std::size_t done = 0; done < n;) {
+        int r = nfs_pwrite(c.ctx(), fh, offset + done, std::min(piece, n - done), bytes + done);
+        if (r < 0) return r;
         if (r == 0) return -EIO;  // no progress: never loop forever
-        return r;
-      });
-      if (s) return s;
-    }
-    return {};
+        done += static_cast<std::size_t>(r);
+      }
+      return 0;
+    });
+    if (!s && n > 0) dirty_ = true;
+    return s;
   }
 
   result<std::uint64_t> size_locked() {
