@@ -360,6 +360,8 @@ def _serve(args):
                     if cmd not in ("freeze", "thaw", "kill", "restart"):
                         raise GaneshaError(f"unknown command {cmd!r}")
                     getattr(g, cmd)()
+                    if cmd == "restart":
+                        print(f"pid {g.pid}", flush=True)
                     print(f"ok {cmd}", flush=True)
                 except Exception as e:  # report, keep serving
                     print(f"error {e}".replace("\n", " | "), flush=True)

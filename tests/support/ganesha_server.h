@@ -48,17 +48,29 @@ class ganesha_server {
     ::close(out[1]);
     to_ = in[1];
     from_ = out[0];
-    if (rc != 0) throw std::runtime_error("cannot start /usr/bin/python3 " + script);
-    for (;;) {
-      std::string line = read_line(std::chrono::seconds(30));
-      if (line == "ready") break;
-      if (line.rfind("url3 ", 0) == 0) url3_ = line.substr(5);
-      if (line.rfind("url4 ", 0) == 0) url4_ = line.substr(5);
-      if (line.rfind("pid ", 0) == 0) server_pid_ = std::stoi(line.substr(4));
+    if (rc != 0) {
+      pid_ = -1;
+      cleanup();
+      throw std::runtime_error("cannot start /usr/bin/python3 " + script);
+    }
+    try {
+      for (;;) {
+        std::string line = read_line(std::chrono::seconds(30));
+        if (line == "ready") break;
+        if (line.rfind("url3 ", 0) == 0) url3_ = line.substr(5);
+        if (line.rfind("url4 ", 0) == 0) url4_ = line.substr(5);
+        if (line.rfind("pid ", 0) == 0) server_pid_ = std::stoi(line.substr(4));
+      }
+    } catch (...) {
+      cleanup();  // a throwing constructor runs no destructor
+      throw;
     }
   }
 
-  ~ganesha_server() {
+  ~ganesha_server() { cleanup(); }
+
+ private:
+  void cleanup() {
     if (to_ >= 0) {
       (void)!::write(to_, "stop\n", 5);
       ::close(to_);
@@ -66,7 +78,7 @@ class ganesha_server {
     // Bounded wait for the harness (it stops ganesha by PID), then kill it by PID.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     int st = 0;
-    while (::waitpid(pid_, &st, WNOHANG) == 0) {
+    while (pid_ > 0 && ::waitpid(pid_, &st, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &st, 0);
@@ -76,10 +88,13 @@ class ganesha_server {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (from_ >= 0) ::close(from_);
+    to_ = from_ = -1;
+    pid_ = -1;
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
 
+ public:
   ganesha_server(const ganesha_server&) = delete;
   ganesha_server& operator=(const ganesha_server&) = delete;
 
@@ -101,8 +116,16 @@ class ganesha_server {
     std::string line = cmd + "\n";
     if (::write(to_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
       throw std::runtime_error("ganesha harness gone");
-    std::string answer = read_line(std::chrono::seconds(30));
-    if (answer != "ok " + cmd) throw std::runtime_error("ganesha harness: " + cmd + ": " + answer);
+    for (;;) {
+      std::string answer = read_line(std::chrono::seconds(30));
+      if (answer.rfind("pid ", 0) == 0) {
+        server_pid_ = std::stoi(answer.substr(4));  // after a restart
+        continue;
+      }
+      if (answer != "ok " + cmd) throw std::runtime_error("ganesha harness: " + cmd + ": " + answer);
+      if (cmd == "kill") server_pid_ = -1;
+      return;
+    }
   }
 
   std::string read_line(std::chrono::seconds limit) {
