@@ -128,18 +128,23 @@ void lease_state_machine::claim(epoch_t target, clock::time_point now, std::vect
     return;
   }
   // Exclusive create makes us the only creator of this name. Check that it is really the next
-  // epoch: a listing of the directory can be stale on NFS, and a stale contender could
-  // otherwise recreate an epoch the holder of a newer one already cleaned up. The predecessor
-  // still existing proves no cleanup passed it (cleanup removes oldest first), so no newer
-  // epoch can exist.
-  auto newest = newest_epoch(fs_, options_.directory);
-  bool next_in_line = newest && *newest && **newest == target;
-  if (next_in_line && target.value() > 1) {
-    auto prev = fs_.open(epoch_path(epoch_t(target.value() - 1)), open_mode::read_only);
-    next_in_line = prev.ok();
+  // epoch: a listing can be stale on NFS, and a contender with a very stale one could
+  // otherwise recreate an epoch that the holder of a newer one already cleaned up. The
+  // predecessor still existing proves no cleanup passed it (cleanup removes oldest first), so
+  // no newer epoch can exist; a fresh listing showing a newer epoch proves the opposite. (A
+  // listing that does not show our own new file yet is merely stale, not a reason to give up.)
+  std::string refused;
+  if (auto newest = newest_epoch(fs_, options_.directory); !newest) {
+    refused = "cannot list the lease directory: " + newest.err().describe();
+  } else if (*newest && **newest > target) {
+    refused = fmt::format("epoch {} exists", (*newest)->value());
+  } else if (target.value() > 1) {
+    if (auto prev = fs_.open(epoch_path(epoch_t(target.value() - 1)), open_mode::read_only); !prev) {
+      refused = "its predecessor is gone: " + prev.err().describe();
+    }
   }
-  if (!next_in_line) {
-    log::warn("lease", "created epoch {} but it is not the newest epoch; not using it", target.value());
+  if (!refused.empty()) {
+    log::warn("lease", "created epoch {} but not using it: {}", target.value(), refused);
     std::lock_guard lk(status_mu_);
     obs_.seen = false;
     return;
