@@ -134,7 +134,11 @@ void lease_state_machine::claim(epoch_t target, clock::time_point now, std::vect
   // no newer epoch can exist; a fresh listing showing a newer epoch proves the opposite. (A
   // listing that does not show our own new file yet is merely stale, not a reason to give up.)
   std::string refused;
-  if (auto newest = newest_epoch(fs_, options_.directory); !newest) {
+  auto newest = newest_epoch(fs_, options_.directory);
+  // Seen on NFS right after the directory was made by the peer: a lookup of it answered from a
+  // stale negative cache. One more try settles it most of the time.
+  if (!newest && is_missing(newest.err())) newest = newest_epoch(fs_, options_.directory);
+  if (!newest) {
     refused = "cannot list the lease directory: " + newest.err().describe();
   } else if (*newest && **newest > target) {
     refused = fmt::format("epoch {} exists", (*newest)->value());
