@@ -63,6 +63,13 @@ status run(shared_state& st, const char* op, const std::string& shown, bool idem
   }
 }
 
+// The temporary names of exclusive_create: an artifact of this backend, never listed.
+bool is_create_temp(const std::string& name) {
+  static constexpr std::string_view suffix = ".creating";
+  return name.size() > suffix.size() + 1 && name.front() == '.' &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 // Exclusive create that stays atomic when two contexts of one process race: a file under a
 // unique temporary name, then LINK to the wanted name (LINK fails with EEXIST if the name
 // exists, on every NFS version), then UNLINK of the temporary name. NFS exclusive create
@@ -388,7 +395,8 @@ result<std::vector<std::string>> nfs_file_system::list(const std::string& dir) {
     if (rc != 0) return rc;
     while (nfsdirent* e = nfs_readdir(c.ctx(), d)) {
       std::string n = e->name;
-      if (n != "." && n != "..") names.push_back(std::move(n));
+      if (n == "." || n == ".." || is_create_temp(n)) continue;
+      names.push_back(std::move(n));
     }
     nfs_closedir(c.ctx(), d);
     return 0;

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "storage/nfs_file_system.h"
 #include "tests/support/ganesha_server.h"
@@ -186,5 +187,73 @@ TEST_CASE("of two threads racing to create one file exactly one wins", "[nfs][ra
                    << " failed otherwise: " << other_error);
     REQUIRE(wins == 1);
     REQUIRE(exists == 1);
+  }
+}
+
+TEST_CASE("writers, readers and directory calls from several threads share one file system", "[nfs][threads]") {
+  // The broker's pattern: a journal writer, readers with their own handles, a lease thread
+  // and directory scans, all at once on one nfs_file_system.
+  ganesha_server server;
+  int version = GENERATE(3, 4);
+  INFO("NFSv" << version);
+  auto fs = mount(server.url(version));
+  REQUIRE_FALSE(fs->mkdirs("journal"));
+  constexpr int writers = 3, records = 150;
+  const std::string record = random_bytes(5000, 11);  // more than one NFSv4 WRITE
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::string first_failure;
+  auto fail = [&](const std::string& what) {
+    ++failures;
+    std::lock_guard lock(mu);
+    if (first_failure.empty()) first_failure = what;
+  };
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      auto f = fs->open("journal/segment-" + std::to_string(w), open_mode::create_exclusive);
+      if (!f) return fail(f.err().describe());
+      for (int i = 0; i < records; ++i) {
+        if (auto s = (*f)->append(record.data(), record.size())) return fail(s.describe());
+        if (i % 10 == 9)
+          if (auto s = (*f)->sync()) return fail(s.describe());
+      }
+      if (auto s = (*f)->sync()) fail(s.describe());
+    });
+  }
+  std::thread scanner([&] {
+    while (writing) {
+      auto names = fs->list("journal");
+      if (!names) return fail(names.err().describe());
+      for (auto& n : *names) {
+        auto r = fs->open("journal/" + n, open_mode::read_only);
+        if (!r) return fail(r.err().describe());
+        std::string buf(record.size(), '\0');
+        auto got = (*r)->read_at(0, buf.data(), buf.size());
+        if (!got) return fail(got.err().describe());
+        if (*got == buf.size() && buf != record) return fail("read back different bytes from " + n);
+      }
+    }
+  });
+  std::thread lease([&] {
+    auto f = fs->open("lease", open_mode::create);
+    if (!f) return fail(f.err().describe());
+    for (std::uint64_t beat = 0; writing; ++beat) {
+      if (auto s = (*f)->write_at(0, &beat, sizeof beat)) return fail(s.describe());
+      if (auto s = (*f)->sync()) return fail(s.describe());
+    }
+  });
+  for (auto& t : threads) t.join();
+  writing = false;
+  scanner.join();
+  lease.join();
+  INFO(first_failure);
+  REQUIRE(failures == 0);
+  for (int w = 0; w < writers; ++w) {
+    auto st = fs->stat("journal/segment-" + std::to_string(w));
+    REQUIRE(st.ok());
+    REQUIRE(st->size == records * record.size());
+    REQUIRE(local_contents(server.export_dir() + "/journal/segment-" + std::to_string(w)).substr(record.size() * 77, record.size()) == record);
   }
 }
