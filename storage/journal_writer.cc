@@ -134,8 +134,15 @@ void journal_writer::process(std::vector<item>& items) {
   if (err) fail(err);
 }
 
+status journal_writer::check_fence() const {
+  if (options_.may_write && !options_.may_write())
+    return status(make_error_code(errc::closed), "fenced: this node no longer holds the lease, nothing more is written");
+  return {};
+}
+
 status journal_writer::flush_and_sync() {
   if (!buffer_.empty()) {
+    if (auto s = check_fence()) return s;
     groups_.fetch_add(1, std::memory_order_relaxed);
     const std::size_t data = buffer_.size();
     const std::uint64_t end = buffer_offset_ + data;
@@ -181,6 +188,7 @@ void journal_writer::fail(const status& s) {
 }
 
 status journal_writer::open_segment(std::uint64_t segment) {
+  if (auto s = check_fence()) return s;
   std::string name = join_path(options_.directory, segment_file_name(options_.epoch, segment));
   auto f = fs_.open(name, open_mode::create_exclusive);
   if (!f) return f.err();

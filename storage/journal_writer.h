@@ -43,6 +43,9 @@ struct writer_options {
   // Keep up to `prefill_chunk` zero-filled bytes ahead of the write position, so most
   // fdatasyncs need not update the file size (see README.md for the measurement).
   bool preallocate = true;
+  // Fencing: consulted before every write and segment creation; once it returns false the
+  // writer fails (errc::closed, "fenced") and writes nothing more. Any thread may be asked.
+  std::function<bool()> may_write;
 };
 
 struct writer_stats {
@@ -100,6 +103,7 @@ class journal_writer {
   ticket reserve(std::size_t size, item it);
   void run();
   void process(std::vector<item>& items);
+  status check_fence() const;
   status flush_and_sync();
   status open_segment(std::uint64_t segment);
   void complete_pending(const status& s);

@@ -279,6 +279,15 @@ store_stats store_impl::stats() const {
   return s;
 }
 
+void store_impl::abandon() {
+  abandoned_.store(true, std::memory_order_release);
+  if (closed_ || !writer_) return;
+  closed_ = true;
+  writer_->close();  // queued appends fail at the fence: nothing reaches the disk
+  readers_.clear();
+  log::warn("journal", "store abandoned without a final write (lease lost)");
+}
+
 void store_impl::close() {
   if (closed_ || !writer_) return;
   if (!writer_->failed() && dirty_since_checkpoint_) (void)start_checkpoint(nullptr);

@@ -131,6 +131,10 @@ struct store_options {
   double compact_below_live_ratio = 0.2;         // rewrite a segment's live messages when
                                                  // fewer than this fraction of its bytes live
   std::uint32_t producer_window = 4096;          // recent producer_seqs remembered per producer
+  // Fencing: while this returns false the store writes and deletes nothing (the lease is not
+  // provably held). Asked from the writer and maintenance threads; must be cheap and
+  // thread-safe (e.g. a comparison of the monotonic clock with the lease's validity).
+  std::function<bool()> may_write;
 };
 
 struct store_stats {
@@ -190,6 +194,11 @@ class store {
   // Flushes pending appends, writes a checkpoint if anything changed, stops the writer.
   // Further writes fail with errc::closed.
   virtual void close() = 0;
+
+  // For a node that lost its lease: stops the writer without writing or deleting anything
+  // more (no flush, no checkpoint). Pending writes complete with errc::closed; further
+  // writes fail with errc::closed.
+  virtual void abandon() = 0;
 
  protected:
   store() = default;

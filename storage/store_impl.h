@@ -46,6 +46,11 @@ class store_impl final : public store {
   std::error_code checkpoint(completion done) override;
   tandem::error last_error() const override;
   void close() override;
+  void abandon() override;
+  // The fence the writer and maintenance consult: not abandoned and options.may_write.
+  bool may_write() const {
+    return !abandoned_.load(std::memory_order_acquire) && (!options_.may_write || options_.may_write());
+  }
 
  private:
   struct inflight {
@@ -91,6 +96,7 @@ class store_impl final : public store {
   recovered_state recovered_;
   std::unique_ptr<journal::journal_writer> writer_;
   bool closed_ = false;
+  std::atomic<bool> abandoned_{false};
   tandem::error last_error_;
   std::uint64_t next_txn_ = 1;
   std::uint64_t sealed_end_ = journal::segment_header_size;  // recovery: end of the last valid log

@@ -82,6 +82,7 @@ std::error_code store_impl::start_checkpoint(completion done) {
       if (done) done(ec);
     };
     if (err) return finish(err.code);
+    if (!may_write()) return finish(make_error_code(errc::closed));  // fenced: write nothing
     if (auto s = checkpoint::write_file(fs_, options_.directory, ci.epoch, ci.number, *bytes)) {
       // The journal is intact; only reclamation is postponed. Not a store failure.
       log::error("journal", "checkpoint {} failed: {}", ci.number, s.describe());
@@ -94,7 +95,12 @@ std::error_code store_impl::start_checkpoint(completion done) {
       }
     }
     std::vector<std::uint64_t> removed;
+    // A node that may have lost its lease deletes nothing: the new active may still need it.
+    const bool fenced = !may_write();
+    if (fenced && !dead.empty())
+      log::warn("journal", "not deleting {} segments: the lease is not provably held", dead.size());
     for (auto& [seg, name] : dead) {
+      if (fenced) break;
       auto st = fs_.stat(name);
       if (!st && st.code() == std::errc::no_such_file_or_directory) continue;  // already gone
       if (auto s = fs_.remove(name)) {
