@@ -50,3 +50,41 @@ TEST_CASE("a writer with an older epoch than the journal refuses to open", "[sto
   REQUIRE(s.code() == errc::closed);
   REQUIRE(s.err().message.find("fenced") != std::string::npos);
 }
+
+TEST_CASE("a writer whose lease is no longer held writes and deletes nothing", "[store][fencing]") {
+  scratch_dir dir;
+  posix_file_system fs;
+  std::atomic<bool> lease_held{true};
+  auto o = with_epoch(dir, 1);
+  o.may_write = [&] { return lease_held.load(); };
+  auto s = open_store(fs, o);
+  auto kept = add_sync(*s, make_message("/queue/a", "while holding"));
+
+  lease_held = false;
+  batch b;
+  b.add_message(make_message("/queue/a", "after the lease ran out"));
+  auto ec = write_sync(*s, b);
+  REQUIRE(ec == errc::closed);  // the completion reports the fence; nothing was durable
+  batch later;
+  later.add_message(make_message("/queue/a", "later still"));
+  REQUIRE(s->write(later, nullptr) == errc::closed);  // the store stays failed
+  REQUIRE(s->last_error().message.find("fenced") != std::string::npos);
+  s->abandon();  // no checkpoint, no flush
+
+  auto next = open_store(fs, with_epoch(dir, 2));
+  REQUIRE(bodies(*next, "/queue/a") == std::vector<std::string>{"while holding"});
+  REQUIRE(next->read_message(kept).ok());
+}
+
+TEST_CASE("an abandoned store fails queued and later writes without touching the disk", "[store][fencing]") {
+  scratch_dir dir;
+  posix_file_system fs;
+  auto s = open_store(fs, with_epoch(dir, 1));
+  add_sync(*s, make_message("/queue/a", "one"));
+  s->abandon();
+  batch b;
+  b.add_message(make_message("/queue/a", "two"));
+  REQUIRE(s->write(b, [](std::error_code) { FAIL("a refused write must not complete"); }) == errc::closed);
+  auto next = open_store(fs, with_epoch(dir, 2));
+  REQUIRE(bodies(*next, "/queue/a") == std::vector<std::string>{"one"});
+}
