@@ -12,8 +12,9 @@
 //
 // Contract with the broker (the lease cannot enforce these, the broker must):
 //   - Send an acknowledgement (RECEIPT, ...) only when the data it covers is durable AND,
-//     checked after that, valid_now() is true. valid_until() can pass while the lease thread
-//     is stuck in a storage call; on_lost then arrives late, valid_until() never does.
+//     checked after that, valid_now() is true. on_lost is asynchronous (and a thread may be
+//     delayed between the callback and its next receipt); the per-receipt check is what makes
+//     a stale acknowledgement impossible.
 //   - on_acquired(epoch): stamp the journal with `epoch` (the fencing token) before writing.
 //   - on_lost(reason): stop writing the journal, close endpoints, drop connections. The lease
 //     keeps contending afterwards and may call on_acquired again later (a new epoch).
@@ -24,9 +25,10 @@
 // loss (on_lost) at valid_until when the lease thread is stuck in a storage call, so the broker
 // fences on time even on a hung mount. Callbacks run on either thread, never concurrently,
 // in order (on_acquired(N) before on_lost for N; each loss reported once). Every member may
-// be called from any thread, including from a callback, except stop() and the destructor
-// from a callback. valid_until(), valid_now(), holding() are lock-free; observe() never waits
-// for storage; release() waits for an in-progress storage call.
+// be called from any thread, including from a callback (stop() from a callback does not wait
+// for the threads), except the destructor, which must not run in a callback.
+// valid_until(), valid_now(), holding() are lock-free; observe() never waits for storage;
+// release() waits for an in-progress storage call when holding.
 
 #include <condition_variable>
 #include <functional>
