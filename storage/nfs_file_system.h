@@ -23,9 +23,13 @@
 // Recovery: a connection that fails for a reason other than the answer itself (timeout, EIO
 // after a server restart, stale handle, expired NFSv4 state) is destroyed; the next call builds
 // a new one (mount again; for a file, re-open it by path). After `kill -9` and a restart of
-// the server, the same nfs_file_system and the same open `file` objects work again. Read-only,
-// idempotent calls whose connection failed quickly (not a timeout) are retried once on a fresh
-// connection.
+// the server, the same nfs_file_system and the same open `file` objects work again. Calls that
+// are safe to repeat (reads, stat, list, mkdirs, writes of the same bytes at the same offset)
+// are retried once on a fresh connection when the old one broke quickly; a timeout is reported
+// at once. rename, remove, append, sync and exclusive creates are never retried.
+//
+// Exclusive create is a LINK of a uniquely named new file to the wanted name (atomic on every
+// NFS version); the temporary ".NAME.*.creating" names are never listed. See NFS_BACKEND.md.
 //
 // Durability: file::sync sends an NFS COMMIT. If a file's connection was lost while it had
 // written bytes not yet committed, the server may have lost them (an NFS server keeps
