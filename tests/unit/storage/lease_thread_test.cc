@@ -204,6 +204,21 @@ TEST_CASE("threaded lease: a holder stuck in a storage call is reported lost at 
   CHECK(ea.lost().size() == 1);
 }
 
+TEST_CASE("threaded lease: stop() from a callback ends the lease without deadlock", "[lease]") {
+  scratch_dir dir;
+  posix_file_system fs(dir.path());
+  auto a = lease::create(fs, short_opts("node-a"));
+  REQUIRE(a);
+  lease_events ea;
+  auto record = ea.on_acquired();
+  (*a)->start([&](epoch_t e) { (*a)->stop(); record(e); }, ea.on_lost());
+  REQUIRE(ea.wait(acquired_any));
+  CHECK_FALSE((*a)->valid_now());
+  CHECK_FALSE((*a)->holding());
+  a->reset();  // joins the threads
+  CHECK(ea.lost().empty());
+}
+
 TEST_CASE("threaded lease: invalid options are refused with the key names", "[lease]") {
   scratch_dir dir;
   posix_file_system fs(dir.path());
