@@ -88,3 +88,34 @@ TEST_CASE("nfs backend speed next to posix", "[.bench]") {
     for (auto name : {"bench-latency", "bench-stream"}) REQUIRE_FALSE((*fs)->remove(name));
   }
 }
+
+TEST_CASE("how long calls take against a frozen and a killed server", "[.bench]") {
+  ganesha_server server;
+  for (int v : {3, 4}) {
+    auto fs = nfs_file_system::open(server.url(v, 1000));
+    REQUIRE(fs.ok());
+    auto f = (*fs)->open(fmt::format("timing-{}", v), open_mode::create_exclusive);
+    REQUIRE(f.ok());
+    REQUIRE_FALSE((*f)->write_at(0, "x", 1));
+    server.freeze();
+    auto t = bench_clock::now();
+    auto w = (*f)->write_at(1, "y", 1);
+    double write_ms = us_since(t) / 1000;
+    t = bench_clock::now();
+    auto st = (*fs)->stat("timing");
+    double stat_ms = us_since(t) / 1000;
+    server.thaw();
+    server.kill();
+    t = bench_clock::now();
+    auto k = (*fs)->stat("timing");
+    double killed_ms = us_since(t) / 1000;
+    server.restart();
+    t = bench_clock::now();
+    auto back = (*f)->write_at(1, "z", 1);
+    double back_ms = us_since(t) / 1000;
+    std::cout << fmt::format("nfs v{} timeout 1000 ms: frozen write {:.0f} ms ({}), frozen stat {:.0f} ms, "
+                             "killed stat {:.1f} ms ({}), first write after restart {:.1f} ms ({})\n",
+                             v, write_ms, w.describe(), stat_ms, killed_ms, k.err().describe(), back_ms,
+                             back ? back.describe() : "ok");
+  }
+}
