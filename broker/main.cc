@@ -1,20 +1,35 @@
-// tandem-broker: parse the configuration, open the journal, serve STOMP until SIGTERM/SIGINT.
+// tandem-broker: parse the configuration, open the shared storage, and run a node (standby
+// until it wins the lease, then active) until SIGTERM/SIGINT.
 
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdio>
+#include <memory>
 
-#include "broker/broker.h"
 #include "broker/config.h"
-#include "broker/server.h"
+#include "broker/node.h"
 #include "common/log.h"
 #include "storage/file_system.h"
-#include "storage/store.h"
+#include "storage/nfs_file_system.h"
 
 using namespace tandem;
+
+namespace {
+
+// The shared directory: a local (or kernel-mounted) path, or an NFS server through libnfs.
+// It holds journal/ and lease/.
+result<std::unique_ptr<storage::file_system>> open_storage(const broker::config& cfg) {
+  if (!cfg.storage.url.empty()) {
+    auto fs = storage::nfs_file_system::open(cfg.storage.url);
+    if (!fs) return fs.err();
+    return std::unique_ptr<storage::file_system>(std::move(fs.value()));
+  }
+  auto fs = std::make_unique<storage::posix_file_system>(cfg.storage.path);
+  if (auto err = fs->mkdirs(".")) return err;
+  return std::unique_ptr<storage::file_system>(std::move(fs));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Tandem message broker"};
@@ -44,46 +59,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::set_level(level);
-  log::info("broker", "node {} starting (config {})", cfg.node.name, config_path);
+  const std::string where = cfg.storage.url.empty() ? cfg.storage.path : cfg.storage.url;
+  log::info("broker", "node {} starting (config {}, shared storage {})", cfg.node.name, config_path, where);
 
-  storage::posix_file_system fs;
-  storage::store_options opts;
-  opts.directory = cfg.storage.path;
-  opts.segment_bytes = cfg.storage.segment_bytes;
-  opts.max_store_bytes = cfg.storage.max_bytes;
-  opts.checkpoint_every_bytes = cfg.storage.checkpoint_every_bytes;
-  auto started = std::chrono::steady_clock::now();
-  auto store = storage::store::open(fs, opts);
-  if (!store) {
-    log::error("broker", "cannot open the journal in '{}': {}", cfg.storage.path, store.err().describe());
+  auto fs = open_storage(cfg);
+  if (!fs) {
+    log::error("broker", "cannot open the shared storage {}: {}", where, fs.err().describe());
     return 1;
   }
-
-  asio::io_context io(1);
-  broker::broker core(io, cfg, **store);
-  core.recover();
-  core.start();
-  broker::stomp_server server(io, core);
-  if (auto err = server.listen(cfg.listeners.stomp)) {
-    log::error("broker", "{}", err.message);
-    (*store)->close();
-    return 1;
-  }
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  log::info("broker", "node {} serving STOMP on {} ({:.0f} ms after start)", cfg.node.name,
-            cfg.listeners.stomp.to_string(), ms);
-
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int sig) {
-    if (ec) return;
-    log::info("broker", "signal {}: stopping", sig);
-    server.stop();
-    core.stop();
-    // Let queued work (receipts for durable writes) drain, then close the journal.
-    io.stop();
-  });
-  io.run();
-  (*store)->close();
+  broker::node n(cfg, **fs);
+  int rc = n.run();
   log::info("broker", "node {} stopped", cfg.node.name);
-  return 0;
+  return rc;
 }

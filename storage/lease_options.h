@@ -31,6 +31,10 @@ struct lease_options {
   // Honour holder_presumed_dead(): claim after renew_interval * 3/2 + poll_interval of
   // unchanged heartbeat instead of ttl.
   bool fast_takeover = true;
+  // Never claim an epoch <= this. The broker passes the newest epoch its journal has seen, so
+  // a lease directory that was wiped (or restored from an old backup) cannot hand out an
+  // epoch the journal already used.
+  epoch_t epoch_floor{0};
   // Epoch files kept behind the current one; older ones are removed by the holder.
   int keep_old_epochs = 4;
 };

@@ -57,8 +57,9 @@ void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_
     return;
   }
   if (!*newest) {
-    // Nobody ever held the lease here: whoever creates epoch 1 first is the holder.
-    claim(epoch_t(1), now, events);
+    // Nobody ever held the lease here: whoever creates the first epoch above the journal's
+    // newest (epoch 1 on a new cluster) is the holder.
+    claim(options_.epoch_floor.next(), now, events);
     return;
   }
   epoch_t n = **newest;
@@ -93,8 +94,8 @@ void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_
     why = "holder presumed dead and heartbeat unchanged for a renew interval";
   }
   if (!why) return;
-  log::info("lease", "claiming epoch {}: epoch {} {} (unchanged for {} ms)", n.value() + 1, n.value(), why, ms(since));
-  claim(n.next(), now, events);
+  log::info("lease", "claiming epoch {}: epoch {} {} (unchanged for {} ms)", std::max(n.next(), options_.epoch_floor.next()).value(), n.value(), why, ms(since));
+  claim(std::max(n.next(), options_.epoch_floor.next()), now, events);
 }
 
 void lease_state_machine::observe_record(epoch_t e, const std::optional<lease_record>& r, clock::time_point now) {
@@ -142,7 +143,9 @@ void lease_state_machine::claim(epoch_t target, clock::time_point now, std::vect
     refused = "cannot list the lease directory: " + newest.err().describe();
   } else if (*newest && **newest > target) {
     refused = fmt::format("epoch {} exists", (*newest)->value());
-  } else if (target.value() > 1) {
+  } else if (target.value() > options_.epoch_floor.value() + 1) {
+    // (The first epoch above the floor has no predecessor when the lease directory is behind
+    // the journal; the listing above already showed nothing newer.)
     if (auto prev = fs_.open(epoch_path(epoch_t(target.value() - 1)), open_mode::read_only); !prev) {
       refused = "its predecessor is gone: " + prev.err().describe();
     }

@@ -297,4 +297,19 @@ void store_impl::close() {
   log::info("journal", "store closed ({} live messages)", index_.messages().size());
 }
 
+result<epoch_t> newest_journal_epoch(file_system& fs, const std::string& directory) {
+  auto names = fs.list(directory);
+  if (!names) {
+    if (names.code() == std::errc::no_such_file_or_directory) return epoch_t(0);
+    return names.err();
+  }
+  std::uint64_t newest = 0;
+  for (const auto& name : *names) {
+    std::uint64_t epoch = 0, number = 0;
+    if (journal::parse_segment_file_name(name, epoch, number) || checkpoint::parse_file_name(name, epoch, number))
+      newest = std::max(newest, epoch);
+  }
+  return epoch_t(newest);
+}
+
 }  // namespace tandem::storage

@@ -204,6 +204,11 @@ class store {
   store() = default;
 };
 
+// The newest epoch that wrote segments or checkpoints in `directory` (0 when empty or
+// missing). A node passes it to the lease as its epoch floor, so a lease directory that was
+// wiped cannot hand out an epoch the journal already used.
+result<epoch_t> newest_journal_epoch(file_system& fs, const std::string& directory);
+
 enum class errc {
   store_full = 1,      // the configured store size limit is reached
   closed,              // the store was closed or failed

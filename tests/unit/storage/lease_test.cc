@@ -57,6 +57,18 @@ TEST_CASE("first contender on an empty directory acquires epoch 1 and writes its
   CHECK(st.my_epoch == epoch_t(1));
 }
 
+TEST_CASE("an empty or lagging lease directory never hands out an epoch the journal already used", "[lease]") {
+  lease_fixture f;
+  auto o = lease_opts("node-a");
+  o.epoch_floor = epoch_t(7);  // the journal was written by epoch 7 before the lease directory was wiped
+  lease_node a(f.fs, o, 100h);
+  a.tick();
+  REQUIRE(a.holding());
+  CHECK(a.acquired_epoch() == epoch_t(8));
+  CHECK(f.exists(8));
+  CHECK_FALSE(f.exists(1));
+}
+
 TEST_CASE("two contenders: exactly one holds, the other stays standby while renewals continue", "[lease]") {
   lease_fixture f;
   lease_node a(f.fs, lease_opts("node-a"), 100h);

@@ -1,0 +1,252 @@
+#include "broker/node.h"
+
+#include <asio/post.hpp>
+
+#include <chrono>
+
+#include "broker/broker.h"
+#include "broker/ha_link.h"
+#include "broker/http_server.h"
+#include "broker/server.h"
+#include "common/log.h"
+
+namespace tandem::broker {
+namespace {
+
+storage::lease_options lease_options_from(const config& cfg) {
+  storage::lease_options o;
+  o.holder_name = cfg.node.name;
+  if (cfg.listeners.ha.port) o.ha_address = cfg.listeners.ha.to_string();
+  o.ttl = std::chrono::milliseconds(cfg.ha.lease_ttl_ms);
+  o.renew_interval = std::chrono::milliseconds(cfg.ha.renew_interval_ms);
+  o.safety_margin = std::chrono::milliseconds(cfg.ha.safety_margin_ms);
+  o.poll_interval = std::chrono::milliseconds(cfg.ha.poll_interval_ms);
+  o.fast_takeover = cfg.ha.fast_takeover;
+  return o;
+}
+
+}  // namespace
+
+std::string_view to_string(role r) {
+  switch (r) {
+    case role::standby: return "standby";
+    case role::activating: return "activating";
+    case role::active: return "active";
+    case role::fenced: return "fenced";
+    case role::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+node::node(const config& cfg, storage::file_system& fs)
+    : cfg_(cfg), fs_(fs), signals_(io_, SIGINT, SIGTERM), status_timer_(io_) {
+  status_.name = cfg.node.name;
+  status_.started_ms = now_ms();
+  status_.role_since_ms = status_.started_ms;
+  status_.stomp_endpoint = cfg.listeners.stomp.to_string();
+}
+
+node::~node() = default;
+
+void node::set_role(role r, std::uint64_t epoch, const std::string& reason) {
+  {
+    std::lock_guard lock(status_mu_);
+    status_.current = r;
+    status_.epoch = epoch;
+    status_.reason = reason;
+    status_.role_since_ms = now_ms();
+  }
+  log::info("node", "{} is {} (epoch {}): {}", cfg_.node.name, to_string(r), epoch, reason);
+}
+
+node_status node::status() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
+}
+
+int node::run() {
+  // The HTTP status and the HA listener serve in every role, so probes and the peer can tell
+  // what this node is doing even while it stands by.
+  if (cfg_.listeners.http.port) {
+    http_ = std::make_unique<http_server>(*this, cfg_.listeners.http);
+    if (auto err = http_->start()) {
+      log::error("node", "{}", err.message);
+      return 1;
+    }
+  }
+  ha_ = std::make_unique<ha_link>(io_);
+  if (cfg_.listeners.ha.port) {
+    if (auto err = ha_->listen(cfg_.listeners.ha)) {
+      log::error("node", "{}", err.describe());
+      return 1;
+    }
+    ha_listening_ = true;
+  }
+  auto lease_opts = lease_options_from(cfg_);
+  auto floor = storage::newest_journal_epoch(fs_, "journal");
+  if (!floor) {
+    log::error("node", "cannot read the journal directory: {}", floor.err().describe());
+    return 1;
+  }
+  lease_opts.epoch_floor = *floor;
+  auto lease = storage::lease::create(fs_, lease_opts);
+  if (!lease) {
+    log::error("node", "{}", lease.err().message);
+    return 2;
+  }
+  lease_ = std::move(lease.value());
+  set_role(role::standby, 0, "started; contending for the lease");
+
+  signals_.async_wait([this](std::error_code ec, int sig) {
+    if (ec) return;
+    log::info("node", "signal {}: stopping", sig);
+    shutdown();
+  });
+  lease_->start(
+      [this](storage::epoch_t e) { asio::post(io_, [this, e] { on_acquired(e); }); },
+      [this](std::string reason) { asio::post(io_, [this, reason] { on_lost(reason); }); });
+  start_status_timer();
+  io_.run();
+  return exit_code_;
+}
+
+void node::start_status_timer() {
+  refresh_status();
+  status_timer_.expires_after(std::chrono::milliseconds(cfg_.ha.poll_interval_ms));
+  status_timer_.async_wait([this](std::error_code ec) {
+    if (!ec) start_status_timer();
+  });
+}
+
+void node::refresh_status() {
+  auto observed = lease_->observe();
+  // A standby watches the active's HA link for the fast path.
+  std::optional<ha_link::target> watch;
+  if (!lease_->holding() && observed.seen && observed.newest_epoch.value() > 0 && !observed.released &&
+      observed.holder != cfg_.node.name && !observed.ha_address.empty()) {
+    watch = ha_link::target{observed.newest_epoch.value(), observed.ha_address};
+  }
+  ha_->watch(watch, [this](std::uint64_t epoch) { lease_->holder_presumed_dead(storage::epoch_t(epoch)); });
+  // This node restarted after a crash: the record names this node and this HA address, and
+  // this process holds that address's listening socket, so the process that wrote the record
+  // is gone (no two processes listen on one port). Same evidence as a refused connection.
+  if (!lease_->holding() && ha_listening_ && observed.seen && observed.newest_epoch.value() > 0 &&
+      !observed.released && observed.holder == cfg_.node.name &&
+      observed.ha_address == cfg_.listeners.ha.to_string()) {
+    lease_->holder_presumed_dead(observed.newest_epoch);
+  }
+
+  std::lock_guard lock(status_mu_);
+  status_.lease = observed;
+  status_.connections = stomp_ ? stomp_->connections() : 0;
+  if (store_) status_.store = store_->stats();
+}
+
+void node::on_acquired(storage::epoch_t epoch) {
+  if (!lease_->holding()) return;  // lost again before this ran
+  activate(epoch);
+}
+
+void node::activate(storage::epoch_t epoch) {
+  set_role(role::activating, epoch.value(), "won the lease; recovering the journal");
+  auto started = std::chrono::steady_clock::now();
+  storage::store_options opts;
+  opts.directory = "journal";  // beside "lease" in the shared directory
+  opts.epoch = epoch;
+  opts.segment_bytes = cfg_.storage.segment_bytes;
+  opts.max_store_bytes = cfg_.storage.max_bytes;
+  opts.checkpoint_every_bytes = cfg_.storage.checkpoint_every_bytes;
+  // The writer refuses to write once this process cannot prove it still holds the lease.
+  opts.may_write = [l = lease_.get()] { return l->valid_now(); };
+  auto store = storage::store::open(fs_, opts);
+  if (!store) {
+    log::error("node", "cannot open the journal: {}", store.err().describe());
+    lease_->release();
+    set_role(role::standby, epoch.value(), "journal failed to open: " + store.err().describe());
+    return;
+  }
+  store_ = std::move(store.value());
+  core_ = std::make_unique<broker>(io_, cfg_, *store_);
+  core_->set_fence([l = lease_.get()] { return l->valid_now(); });
+  core_->recover();
+  core_->start();
+  stomp_ = std::make_unique<stomp_server>(io_, *core_);
+  if (auto err = stomp_->listen(cfg_.listeners.stomp)) {
+    log::error("node", "{}", err.message);
+    deactivate(true);
+    lease_->release();
+    exit_code_ = 1;
+    shutdown();
+    return;
+  }
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  {
+    std::lock_guard lock(status_mu_);
+    status_.last_recovery_ms = ms;
+  }
+  set_role(role::active, epoch.value(), fmt::format("serving STOMP on {} ({:.0f} ms after winning the lease)",
+                                                    cfg_.listeners.stomp.to_string(), ms));
+}
+
+void node::deactivate(bool graceful) {
+  // Order matters when fencing: the journal stops first, so nothing the sessions do while
+  // closing (requeues, acks) can reach the disk of a node that no longer holds the lease.
+  if (store_ && !graceful) store_->abandon();
+  if (stomp_) stomp_->stop();
+  if (core_) core_->stop();
+  if (store_ && graceful) store_->close();
+  // Handlers already queued may still refer to the core; destroy it after they ran.
+  asio::post(io_, [core = std::shared_ptr<broker>(std::move(core_)), stomp = std::shared_ptr<stomp_server>(std::move(stomp_)),
+                   store = std::shared_ptr<storage::store>(std::move(store_))] {});
+}
+
+void node::on_lost(const std::string& reason) {
+  if (status().current == role::stopped) return;
+  fence(reason);
+}
+
+void node::fence(const std::string& reason) {
+  auto epoch = status().epoch;
+  set_role(role::fenced, epoch, reason);
+  deactivate(false);
+  if (cfg_.ha.exit_on_fence) {
+    exit_code_ = 3;
+    shutdown();
+    return;
+  }
+  set_role(role::standby, epoch, "fenced after: " + reason + "; contending again");
+}
+
+bool node::request_switchover() {
+  if (status().current != role::active) return false;
+  asio::post(io_, [this] { switchover(); });
+  return true;
+}
+
+void node::switchover() {
+  if (status().current != role::active) return;
+  auto epoch = status().epoch;
+  log::info("node", "switchover requested: handing epoch {} over to the peer", epoch);
+  deactivate(true);
+  if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());
+  set_role(role::standby, epoch, "switched over: released the lease to the peer");
+}
+
+void node::shutdown() {
+  auto r = status().current;
+  if (r == role::stopped) return;
+  auto epoch = status().epoch;
+  if (r == role::active || r == role::activating) {
+    deactivate(true);
+    if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());
+  }
+  set_role(role::stopped, epoch, "stopping");
+  status_timer_.cancel();
+  signals_.cancel();
+  if (ha_) ha_->stop();
+  if (lease_) lease_->stop();
+  if (http_) http_->stop();
+  io_.stop();
+}
+
+}  // namespace tandem::broker
