@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   # libraries (all header or -dev packages from Debian 12)
   libasio-dev libssl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev catch2 libnfs-dev
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   # end-to-end tests: real stomp.py clients, pytest, process and network tools
   python3 python3-stomp python3-pytest procps iproute2
   # nfs backend tests: a real user-space NFS server
