@@ -33,13 +33,19 @@ result<std::unique_ptr<storage::file_system>> open_storage(const broker::config&
 
 int main(int argc, char** argv) {
   CLI::App app{"Tandem message broker"};
-  std::string config_path, log_level;
-  bool check_only = false;
-  app.add_option("--config", config_path, "node configuration (YAML)")->required();
+  std::string config_path, check_path, log_level;
+  auto* run_opt = app.add_option("--config", config_path, "node configuration (YAML): run this node");
+  auto* check_opt = app.add_option("--check-config", check_path, "validate this configuration file and exit");
+  run_opt->excludes(check_opt);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (overrides log.level)");
-  app.add_flag("--check-config", check_only, "validate the configuration and exit");
   app.set_version_flag("--version", "tandem-broker 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  const bool check_only = !check_path.empty();
+  if (check_only) config_path = check_path;
+  if (config_path.empty()) {
+    std::fprintf(stderr, "tandem-broker: give --config FILE to run a node, or --check-config FILE to validate one\n");
+    return 2;
+  }
 
   broker::config cfg;
   try {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds Tandem and runs a local broker in the foreground; Ctrl-C stops it cleanly.
+# Builds Tandem and runs a local active/standby pair in the foreground; Ctrl-C stops it cleanly.
 #
 #   sudo bash scripts/run-local.sh
 #
@@ -7,9 +7,10 @@
 # in the repository (git-ignored). Every node is started from the repository root, so a
 # relative storage.path in its config is relative to the repository.
 #
-# Today this starts one node, node-1. Starting a second node of an active/standby pair is one
-# more `start_node node-2` line: each node gets its own config, log file and output prefix,
-# and the script stops every node it started.
+# It starts node-1 and node-2, which share .tandem-local/shared: whichever wins the lease is
+# active and opens its STOMP port, the other stands by. The script supervises both like a
+# service manager would: kill a node (kill -9 its PID, as in a switchover drill) and the other
+# takes over, while the killed one is started again and comes back as the standby.
 set -euo pipefail
 repo="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 repo="$(cd "$repo" && pwd)"
@@ -22,6 +23,7 @@ STOP_TIMEOUT_S=15    # after SIGTERM, before SIGKILL
 
 declare -A node_pid=()      # node name -> broker PID
 declare -A node_address=()  # node name -> host:port of its STOMP listener
+declare -A node_http=()     # node name -> host:port of its HTTP listener
 
 die() { echo "run-local: error: $*" >&2; exit 1; }
 
@@ -32,6 +34,13 @@ stomp_address_of() {
   awk '/^listeners:/ { inside = 1; next }
        /^[^[:space:]#]/ { inside = 0 }
        inside && $1 == "stomp:" { gsub(/["\047]/, "", $2); print $2; exit }' "$1"
+}
+
+# listeners.http of a config file ("" when absent).
+http_address_of() {
+  awk '/^listeners:/ { inside = 1; next }
+       /^[^[:space:]#]/ { inside = 0 }
+       inside && $1 == "http:" { gsub(/["\047]/, "", $2); print $2; exit }' "$1"
 }
 
 port_of() { echo "${1##*:}"; }
@@ -59,12 +68,13 @@ start_node() {
   address=$(stomp_address_of "$config")
   [[ -n $address ]] || die "$config has no listeners.stomp"
   local port
-  port=$(port_of "$address")
-  if port_in_use "$port"; then
-    echo "run-local: error: port $port (listeners.stomp of $name in $config) is already in use:" >&2
-    ss -Hltnp "sport = :$port" >&2 || true
-    die "stop whatever listens there (an earlier run-local still running?) or change the port in $config"
-  fi
+  for port in $(port_of "$address") $(port_of "$(http_address_of "$config")"); do
+    if port_in_use "$port"; then
+      echo "run-local: error: port $port (a listener of $name in $config) is already in use:" >&2
+      ss -Hltnp "sport = :$port" >&2 || true
+      die "stop whatever listens there (an earlier run-local still running?) or change the port in $config"
+    fi
+  done
   local log="$STATE_DIR/$name.log"
   echo "run-local: starting $name: $BROKER --config $config (log: $log)"
   # The prefixing pipeline ignores SIGINT, so Ctrl-C does not close the broker's output
@@ -72,6 +82,7 @@ start_node() {
   "$BROKER" --config "$config" </dev/null > >(trap '' INT TERM; tee -a "$log" | sed -u "s/^/[$name] /") 2>&1 &
   node_pid[$name]=$!
   node_address[$name]=$address
+  node_http[$name]=$(http_address_of "$config")
 }
 
 # stop_all: SIGTERM to every node still running, then SIGKILL after STOP_TIMEOUT_S.
@@ -139,22 +150,38 @@ trap 'stop_all; exit 143' TERM HUP
 trap 'stop_all' EXIT
 
 start_node node-1
+start_node node-2
 
 if ! serving=$(wait_until_serving); then
   report_exited_nodes
   die "no node started serving (timeout ${START_TIMEOUT_S}s); see the logs in $STATE_DIR/"
 fi
-
+ep1="stomp://$(client_address_of "${node_address[node-1]}")"
+ep2="stomp://$(client_address_of "${node_address[node-2]}")"
 cat <<MSG
 
-  Tandem is running ($serving is serving).
-    STOMP endpoint: stomp://$(client_address_of "${node_address[$serving]}")
+  Tandem is running as an active/standby pair; $serving is active.
+    node-1:  $ep1   http://${node_http[node-1]}/api/v1/status   (pid ${node_pid[node-1]})
+    node-2:  $ep2   http://${node_http[node-2]}/api/v1/status   (pid ${node_pid[node-2]})
+    clients: failover:($ep1,$ep2)
     state and logs: $STATE_DIR/
-  Press Ctrl-C to stop (or: kill -TERM $$).
+  Try: kill -9 the active's pid (the other takes over, the killed one returns as standby),
+       or a graceful switchover: curl -d '' http://${node_http[$serving]}/api/v1/switchover
+  Press Ctrl-C to stop both (or: kill -TERM $$).
 
 MSG
 
-# Runs until Ctrl-C (the INT trap stops every node) or until a node exits on its own.
-wait -n "${node_pid[@]}" || true
-report_exited_nodes
-exit 1
+# Supervise until Ctrl-C: a node that exits is reported and started again (as the standby).
+while true; do
+  wait -n "${node_pid[@]}" || true
+  for name in "${!node_pid[@]}"; do
+    pid=${node_pid[$name]}
+    kill -0 "$pid" 2>/dev/null && continue
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    echo "run-local: $name (pid $pid) exited with code $rc; starting it again in 1 s" >&2
+    sleep 1
+    start_node "$name"
+    echo "run-local: $name restarted (pid ${node_pid[$name]})" >&2
+  done
+done
