@@ -355,7 +355,14 @@ class Collector(stomp.ConnectionListener):
             return list(self.messages)
 
     def wait_receipt(self, receipt_id, timeout=DEFAULT_TIMEOUT):
-        self.wait(lambda: receipt_id in self.receipts, timeout, f"RECEIPT {receipt_id}")
+        # A closed connection will never bring the receipt: fail at once rather than at timeout.
+        self.wait(lambda: receipt_id in self.receipts or self.disconnected, timeout,
+                  f"RECEIPT {receipt_id}")
+        with self.cond:
+            if receipt_id not in self.receipts:
+                raise AssertionError(
+                    f"connection closed without RECEIPT {receipt_id}; errors "
+                    f"{[e.headers for e in self.errors]}")
 
     def wait_error(self, timeout=DEFAULT_TIMEOUT):
         self.wait(lambda: self.errors, timeout, "an ERROR frame")
