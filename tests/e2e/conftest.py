@@ -125,3 +125,27 @@ def clients():
             c.close()
         else:
             c.close_quietly()
+
+
+# --- active/standby pair (tests/e2e/pair_harness.py) -----------------------------------------
+
+@pytest.fixture
+def start_pair(tmp_path, request):
+    """`start_pair(storage=None, ha=None, extra=None)` starts two nodes on one shared storage
+    (a directory under tmp_path by default) and returns a pair_harness.Pair; both stopped by
+    PID at teardown, logs printed on failure."""
+    import pair_harness
+
+    pairs = []
+
+    def start(**kwargs):
+        p = pair_harness.Pair(tmp_path / f"pair-{len(pairs) + 1}", **kwargs)
+        pairs.append(p)
+        p.start()
+        return p
+
+    yield start
+    for p in pairs:
+        p.stop()
+        if _failed(request):
+            print(f"\n{p.logs(80)}")
