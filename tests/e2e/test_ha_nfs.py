@@ -1,0 +1,129 @@
+"""The active/standby pair on the `nfs` backend (libnfs, no kernel mount) against a real
+NFS-Ganesha (NFSv4) that the test starts on loopback: both nodes use the same nfs:// URL.
+
+- the pair works over NFS and a SIGKILLed active is replaced;
+- the NFS server frozen longer than the ttl: the active fences itself (it cannot renew); after
+  the thaw one node is active again and every receipted message is delivered;
+- the NFS server killed and restarted: the pair recovers, messages intact.
+
+Needs nfs-ganesha, nfs-ganesha-vfs (scripts/install-deps.sh) and root.
+"""
+
+import os
+import sys
+
+import pytest
+
+import failover_stomp as fs
+import pair_harness as ph
+import tandem_harness as th
+from test_ha_failover import run_faults
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import ganesha  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.path.exists(ganesha.GANESHA_BIN) or os.geteuid() != 0,
+                                reason="nfs-ganesha not installed, or not root")
+
+# Renewals every 250 ms: each is an NFS WRITE+COMMIT and an OPEN of the next epoch.
+NFS_HA = {"lease_ttl_ms": 1500, "renew_interval_ms": 250, "safety_margin_ms": 250,
+          "poll_interval_ms": 50}
+
+
+@pytest.fixture
+def nfs_server(tmp_path):
+    g = ganesha.Ganesha(tmp_path / "export", tmp_path / "ganesha", protocols=(4,))
+    g.start()
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def nfs_pair(nfs_server, start_pair):
+    # nfs_server first: fixtures are torn down in reverse, so the pair stops (and releases the
+    # lease) while the server still runs.
+    return start_pair(storage={"url": nfs_server.url(version=4)}, ha=NFS_HA)
+
+
+@pytest.mark.limit(120)
+def test_pair_over_nfs_serves_and_survives_sigkill_of_the_active(nfs_pair):
+    assert all(n.config["storage"]["url"].startswith("nfs://") for n in nfs_pair.nodes)
+    acc, results = run_faults(nfs_pair, "kill", 2, rate=200, progress=40, dest="/queue/ha.nfs")
+    assert acc["receipted"] >= 80
+    assert {r["new"].name for r in results} == {"node-1", "node-2"}
+
+
+def start_load(pair, dest, producer_id):
+    producer = fs.FailoverProducer(pair.endpoints(), dest, producer_id, rate=200).start()
+    consumer = fs.FailoverConsumer(pair.endpoints(), dest).start()
+    return producer, consumer
+
+
+def finish_load(pair, producer, consumer):
+    try:
+        producer.stop_sending()
+        assert producer.wait_all_receipted(60), \
+            f"{len(producer.unreceipted)} sends never receipted\n{pair.logs()}"
+        consumer.wait_delivered({producer.message_id(s) for s in producer.receipted}, 60)
+    finally:
+        producer.stop()
+        consumer.stop()
+    acc = fs.account(producer, consumer)
+    print(acc)
+    assert acc["lost"] == 0, f"receipted messages lost: {acc}\n{pair.logs()}"
+    assert acc["duplicated"] == 0, f"messages delivered again after their ack: {acc}"
+    return acc
+
+
+@pytest.mark.limit(120)
+def test_nfs_server_frozen_past_the_ttl_fences_the_active_and_the_pair_recovers(nfs_pair, nfs_server):
+    pair = nfs_pair
+    old = pair.wait_active()
+    producer, consumer = start_load(pair, "/queue/ha.nfs.freeze", "nfs-freeze")
+    assert producer.wait_receipts(100, 30)
+    before = len(producer.receipted)
+
+    nfs_server.freeze()
+    try:
+        # The active cannot renew: it fences itself once its validity ends (ttl - margin).
+        pair.wait_role(old, ("fenced", "standby"), timeout=20)
+        th.wait_until(lambda: old.readyz()[0] == 503, what="the active's /readyz to turn 503")
+        th.wait_until(lambda: not old.stomp_open(), what="the fenced node's STOMP port to close")
+        # Nobody can read the lease either: no node is active while the server is frozen.
+        assert pair.active() is None
+        # Stay frozen until the standby has seen no lease change for more than the ttl: it
+        # cannot read the lease, so it must not claim either.
+        standby = pair.other(old)
+        th.wait_until(lambda: (standby.status() or {}).get("lease", {}).get("heartbeat_age_ms", 0)
+                      > NFS_HA["lease_ttl_ms"] + 500, timeout=20,
+                      what="the frozen server to have outlived the ttl")
+        assert pair.active() is None
+        frozen_receipts = len(producer.receipted)
+    finally:
+        nfs_server.thaw()
+
+    again = pair.wait_active(timeout=30)
+    assert again.status()["epoch"] > 1
+    assert producer.wait_receipts(frozen_receipts + 50, 30), f"no progress after the thaw\n{pair.logs()}"
+    acc = finish_load(pair, producer, consumer)
+    assert acc["receipted"] > before
+
+
+@pytest.mark.limit(150)
+def test_nfs_server_killed_and_restarted_the_pair_recovers_with_messages_intact(nfs_pair, nfs_server):
+    pair = nfs_pair
+    pair.wait_active()
+    producer, consumer = start_load(pair, "/queue/ha.nfs.restart", "nfs-restart")
+    assert producer.wait_receipts(100, 30)
+    nfs_server.kill()
+    # With the server gone nothing can be made durable or renewed: no node stays active.
+    th.wait_until(lambda: all(n.readyz()[0] == 503 for n in pair.nodes), timeout=20,
+                  what="both nodes to stop serving while the NFS server is down")
+    down_receipts = len(producer.receipted)
+    nfs_server.restart()
+    pair.wait_active(timeout=60)
+    assert producer.wait_receipts(down_receipts + 50, 60), f"no progress after the restart\n{pair.logs()}"
+    acc = finish_load(pair, producer, consumer)
+    assert acc["receipted"] > 150
+    for n in pair.nodes:
+        assert n.running(), f"{n.name} exited\n{pair.logs()}"
