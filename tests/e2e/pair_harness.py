@@ -77,7 +77,7 @@ class Node(th.Broker):
             "storage": dict(storage),
             "listeners": {"http": f"127.0.0.1:{self.http_port}",
                           "ha": f"127.0.0.1:{self.ha_port}"},
-            "ha": dict(ha or FAST_HA),
+            "ha": dict(FAST_HA if ha is None else ha),  # {}: the broker's own defaults
         }
         th._deep_merge(overrides, extra or {})
         super().__init__(workdir, overrides, name=name)
