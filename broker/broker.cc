@@ -160,15 +160,27 @@ void broker::journal(storage::batch& b, done_fn done) {
     if (done) done({});
     return;
   }
-  auto ec = store_.write(b, [this, done = std::move(done)](std::error_code ec) {
-    if (ec) log::error("broker", "journal write failed: {}", ec.message());
-    if (done) post([done, ec] { done(tandem::error(ec, ec ? "journal write failed" : "")); });
+  write_durably(std::make_shared<storage::batch>(std::move(b)), [done](const tandem::error& e) {
+    if (e) log::error("broker", "journal write failed: {}", e.describe());
+    if (done) done(e);
   });
-  if (ec) {
-    auto why = refusal(ec);
-    log::error("broker", "journal refused a write: {}", why.describe());
-    if (done) done(why);
+}
+
+void broker::write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool may_reclaim) {
+  auto ec = store_.write(*b, [this, then](std::error_code ec) {
+    post([then, ec] { then(ec ? tandem::error(ec, "the journal failed: " + ec.message()) : tandem::error()); });
+  });
+  if (!ec) return;
+  if (ec == storage::errc::store_full && may_reclaim) {
+    // Flow control rather than an error when consumers have freed space: acknowledged
+    // messages may have left whole segments dead, and a checkpoint lets the store delete
+    // them. Retry once after it; refuse if the store is still full.
+    auto cec = store_.checkpoint([this, b, then](std::error_code) {
+      post([this, b, then] { write_durably(b, then, false); });
+    });
+    if (!cec) return;
   }
+  then(refusal(ec));
 }
 
 tandem::error broker::refusal(std::error_code ec) const {
@@ -221,23 +233,17 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
     if (ec && done) done(refusal(ec));
     return;
   }
-  storage::batch b;
-  b.add_message(to_record(*msg, {dest}, producer_id, producer_seq));
-  auto ec = store_.write(b, [this, msg, done = std::move(done)](std::error_code ec) {
-    post([this, msg, done, ec] {
-      if (ec) {
-        if (done) done(tandem::error(ec, "the message was not stored: " + ec.message()));
-        return;
-      }
-      enqueue_new(queue_container(msg->destination), msg);
-      if (done) done({});
-    });
+  auto b = std::make_shared<storage::batch>();
+  b->add_message(to_record(*msg, {dest}, producer_id, producer_seq));
+  write_durably(b, [this, msg, b, done](const tandem::error& e) {
+    if (e) {
+      if (done) done(e);
+      return;
+    }
+    msg->stored = b->ops().front().message.seq;
+    enqueue_new(queue_container(msg->destination), msg);
+    if (done) done({});
   });
-  if (ec) {
-    if (done) done(refusal(ec));
-    return;
-  }
-  msg->stored = b.ops().front().message.seq;
 }
 
 void broker::route_to_topic(const message_ptr& msg, bool persistent, done_fn done) {
@@ -260,27 +266,21 @@ void broker::route_to_topic(const message_ptr& msg, bool persistent, done_fn don
     if (done) done({});
     return;
   }
-  storage::batch b;
-  b.add_message(to_record(*msg, durable, "", 0));
+  auto b = std::make_shared<storage::batch>();
+  b->add_message(to_record(*msg, durable, "", 0));
   // Containers may go away before the write completes: look them up again by name.
   std::vector<std::string> names;
   for (container* c : targets) names.push_back(c->name());
-  auto ec = store_.write(b, [this, msg, names, done](std::error_code ec) {
-    post([this, msg, names, done, ec] {
-      if (ec) {
-        if (done) done(tandem::error(ec, "the message was not stored: " + ec.message()));
-        return;
-      }
-      for (auto& n : names)
-        if (container* c = find_container(n)) enqueue_new(*c, msg);
-      if (done) done({});
-    });
+  write_durably(b, [this, msg, b, names, done](const tandem::error& e) {
+    if (e) {
+      if (done) done(e);
+      return;
+    }
+    msg->stored = b->ops().front().message.seq;
+    for (auto& n : names)
+      if (container* c = find_container(n)) enqueue_new(*c, msg);
+    if (done) done({});
   });
-  if (ec) {
-    if (done) done(refusal(ec));
-    return;
-  }
-  msg->stored = b.ops().front().message.seq;
 }
 
 }  // namespace tandem::broker

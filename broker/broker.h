@@ -126,6 +126,9 @@ class broker {
   void expire(container& from, queued entry, storage::batch& b);
   // Journals `b` (if not empty) and calls `done` on the event loop once durable.
   void journal(storage::batch& b, done_fn done);
+  // Writes `b`; `then` runs on the event loop once it is durable, or with why not. A write
+  // refused because the store is full is retried once after a checkpoint reclaimed space.
+  void write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool may_reclaim = true);
   // The store's explanation of why it refused a write (e.g. the store size limit).
   tandem::error refusal(std::error_code ec) const;
   void destroy_container(container& c);

@@ -174,8 +174,9 @@ void broker::dead_letter(container& from, queued entry, storage::batch& b, const
   from.count_dequeue();
   container& dlq = queue_container(target);
   if (entry.msg->stored) {
-    if (from.journaled()) b.remove_ref(from.name(), *entry.msg->stored);
+    // The new reference first: a message whose last reference goes is dead for recovery.
     b.add_ref(target, *entry.msg->stored);
+    if (from.journaled()) b.remove_ref(from.name(), *entry.msg->stored);
   }
   entry.deliveries = 0;
   entry.order = next_order_++;
@@ -273,27 +274,22 @@ void broker::commit(transaction& tx, done_fn done) {
     if (done) done({});
     return;
   }
-  auto ec = store_.write(b, [this, sends, others, done](std::error_code ec) {
-    post([this, sends, others, done, ec] {
-      if (ec) {
-        if (done) done(tandem::error(ec, "the transaction was not stored: " + ec.message()));
-        return;
-      }
-      for (auto& m : sends) {
-        m->account();
-        enqueue_new(queue_container(m->destination), m);
-      }
-      for (auto& m : others) send(m, "", 0, nullptr);
-      if (done) done({});
-    });
+  auto shared = std::make_shared<storage::batch>(std::move(b));
+  write_durably(shared, [this, shared, sends, others, done](const tandem::error& e) {
+    if (e) {
+      if (done) done(tandem::error(e.code, "the transaction was not stored: " + e.describe()));
+      return;
+    }
+    std::size_t i = 0;
+    for (auto& op : shared->ops())
+      if (op.kind == storage::batch::op_kind::add) sends[i++]->stored = op.message.seq;
+    for (auto& m : sends) {
+      m->account();
+      enqueue_new(queue_container(m->destination), m);
+    }
+    for (auto& m : others) send(m, "", 0, nullptr);
+    if (done) done({});
   });
-  if (ec) {
-    if (done) done(refusal(ec));
-    return;
-  }
-  std::size_t i = 0;
-  for (auto& op : b.ops())
-    if (op.kind == storage::batch::op_kind::add) sends[i++]->stored = op.message.seq;
 }
 
 void broker::abort(transaction& tx, const std::function<subscription*(const std::string&)>& find_sub) {
