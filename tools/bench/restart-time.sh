@@ -53,7 +53,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+# The HA listener lets a node restarted after a crash see that its own stale lease is dead
+# (it holds the port the record names) instead of waiting the lease TTL.
+ha_port="$(free_port)"
 mkdir -p "$work/store"
 cat >"$work/broker.yaml" <<EOF
 node:
@@ -62,6 +66,7 @@ storage:
   path: "$work/store"
 listeners:
   stomp: "127.0.0.1:$port"
+  ha: "127.0.0.1:$ha_port"
 log:
   level: info
 EOF
