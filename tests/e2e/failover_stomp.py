@@ -24,6 +24,11 @@ import threading
 import time
 
 CONNECT_TIMEOUT = 1.0
+# The client asks the broker for a heart-beat every HEARTBEAT_MS and treats a connection that
+# stayed silent for HEARTBEAT_MS * SILENCE_FACTOR as dead: a frozen (SIGSTOPped) broker keeps
+# its TCP connections open, so without this a client would wait on it forever.
+HEARTBEAT_MS = 250
+SILENCE_FACTOR = 3
 
 
 class _Closed(Exception):
@@ -62,12 +67,22 @@ class _Conn:
         self.wlock = threading.Lock()
         self.closed = False
         self.write(_encode("CONNECT", [("accept-version", "1.2"), ("host", "localhost"),
-                                       ("heart-beat", "0,0")] + list(login_headers)))
-        frame = self.read_frame(deadline=time.monotonic() + connect_timeout * 3)
+                                       ("heart-beat", f"0,{HEARTBEAT_MS}")] + list(login_headers)))
+        try:
+            frame = self.read_frame(deadline=time.monotonic() + connect_timeout)
+        except _Closed:
+            self.close()
+            raise
         if frame[0] != "CONNECTED":
             self.close()
             raise _Closed(f"expected CONNECTED, got {frame[0]} {frame[1]}")
-        self.sock.settimeout(None)
+        # heart-beat:sx,sy from the broker: it sends every max(sy, our HEARTBEAT_MS) ms.
+        try:
+            server_sends = int(frame[1].get("heart-beat", "0,0").split(",")[0])
+        except ValueError:
+            server_sends = 0
+        self.silence_s = max(server_sends, HEARTBEAT_MS) * SILENCE_FACTOR / 1000 if server_sends else None
+        self.sock.settimeout(self.silence_s)
 
     def write(self, data):
         with self.wlock:
@@ -87,6 +102,7 @@ class _Conn:
             if remaining <= 0:
                 raise _Closed("timed out")
             self.sock.settimeout(remaining)
+        # Otherwise the socket's timeout is the heart-beat silence bound (None: none agreed).
         try:
             chunk = self.sock.recv(262144)
         except (socket.timeout, OSError) as e:
@@ -137,10 +153,11 @@ class _Conn:
             pass
 
 
-def connect_any(endpoints, stop_event, give_up_after=60.0):
-    """Tries the endpoints in turn until one answers CONNECTED; None if stopped or given up."""
+def connect_any(endpoints, stop_event, give_up_after=60.0, last=None):
+    """Tries the endpoints in turn, starting after `last` (the one that just failed), until one
+    answers CONNECTED; None if stopped or given up."""
     deadline = time.monotonic() + give_up_after
-    i = 0
+    i = endpoints.index(last) + 1 if last in endpoints else 0
     while not stop_event.is_set() and time.monotonic() < deadline:
         ep = endpoints[i % len(endpoints)]
         i += 1
@@ -261,11 +278,12 @@ class FailoverProducer:
 
     def _run(self):
         start = time.monotonic()
+        last = None
         while not self._stop.is_set():
-            conn = connect_any(self.endpoints, self._stop)
+            conn = connect_any(self.endpoints, self._stop, last=last)
             if conn is None:
                 return
-            self._conn = conn
+            self._conn, last = conn, conn.endpoint
             with self.lock:
                 self.connections.append((conn.opened_at, conn.endpoint))
                 pending = list(self.unreceipted)
@@ -350,11 +368,12 @@ class FailoverConsumer:
             self._thread.join(10)
 
     def _run(self):
+        last = None
         while not self._stop.is_set():
-            conn = connect_any(self.endpoints, self._stop)
+            conn = connect_any(self.endpoints, self._stop, last=last)
             if conn is None:
                 return
-            self._conn = conn
+            self._conn, last = conn, conn.endpoint
             with self.lock:
                 self.connections.append((conn.opened_at, conn.endpoint))
             try:

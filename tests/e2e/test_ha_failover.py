@@ -69,3 +69,15 @@ def test_sigterm_of_the_active_hands_over_and_loses_nothing(start_pair):
     # A graceful stop released the lease: the node exited cleanly.
     assert old.exit_codes[0] == ("SIGTERM", 0)
     assert "released epoch" in old.log_text()
+
+
+@pytest.mark.limit(90)
+def test_sigstop_of_the_active_under_load_loses_and_duplicates_nothing(start_pair):
+    # The frozen node keeps its TCP connections open; the clients notice the silence through
+    # heart-beats, fail over, and re-send what the frozen node never receipted.
+    pair = start_pair()
+    acc, results = run_faults(pair, "stop", 2)
+    # inject_fault waited for each resumed node to stand by; the last one still does.
+    last = results[-1]["old"]
+    assert last.role() == "standby" and not last.stomp_open()
+    assert "fenced" in last.log_text()

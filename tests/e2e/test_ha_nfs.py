@@ -127,3 +127,34 @@ def test_nfs_server_killed_and_restarted_the_pair_recovers_with_messages_intact(
     assert acc["receipted"] > 150
     for n in pair.nodes:
         assert n.running(), f"{n.name} exited\n{pair.logs()}"
+
+
+@pytest.mark.limit(90)
+@pytest.mark.xfail(strict=True, reason=(
+    "broker bug: an NFS stall longer than the NFS call timeout (1 s) but shorter than the lease "
+    "validity fails the journal writer for good ('writer failed, no further appends are "
+    "accepted') while the node keeps renewing the lease and stays active (/readyz 200): new "
+    "persistent SENDs get no answer and the standby never takes over"))
+def test_a_short_nfs_stall_does_not_leave_a_stuck_active(nfs_server, start_pair):
+    # Broker default timings: validity ttl - margin = 2.5 s, longer than the stall below.
+    pair = start_pair(storage={"url": nfs_server.url(version=4)}, ha={})
+    pair.wait_active()
+    producer, consumer = start_load(pair, "/queue/ha.nfs.stall", "nfs-stall")
+    try:
+        assert producer.wait_receipts(100, 30)
+        nfs_server.freeze()
+        try:
+            # The stall itself is the fault (1.5 s: past the 1 s NFS call timeout, inside the
+            # lease validity), not a synchronisation.
+            stalled = producer.wait_receipts(10 ** 9, 1.5)
+        finally:
+            nfs_server.thaw()
+        assert not stalled
+        after = len(producer.receipted)
+        # Either the active recovers its journal or it gives the lease up to the standby:
+        # clients must be served again.
+        assert producer.wait_receipts(after + 100, 20), \
+            f"no node serves after a 1.5 s NFS stall: roles {[n.role() for n in pair.nodes]}"
+    finally:
+        producer.stop()
+        consumer.stop()
