@@ -168,7 +168,14 @@ void broker::journal(storage::batch& b, done_fn done) {
 
 void broker::write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool may_reclaim) {
   auto ec = store_.write(*b, [this, then](std::error_code ec) {
-    post([then, ec] { then(ec ? tandem::error(ec, "the journal failed: " + ec.message()) : tandem::error()); });
+    // Past this point the bytes may be on disk or not (an NFS write that timed out can still
+    // land): say so, and say how to resolve it.
+    post([then, ec] {
+      then(ec ? tandem::error(ec, "journal write failed (" + ec.message() +
+                                      "): the outcome is in doubt, the message may or may not be stored; "
+                                      "re-send it with the same message-id (PRODUCER:SEQ) and it is stored once")
+              : tandem::error());
+    });
   });
   if (!ec) return;
   if (ec == storage::errc::store_full && may_reclaim) {

@@ -78,10 +78,11 @@ class broker {
                           const std::string& client_id, const std::string& durable_name, done_fn done);
   // Detaches; unacknowledged messages go back for redelivery. `destroy_durable` deletes a
   // durable subscription and its pending messages.
-  void unsubscribe(subscription& sub, bool destroy_durable);
+  // `done` runs once the change is durable (a deleted durable subscription must stay deleted).
+  void unsubscribe(subscription& sub, bool destroy_durable, done_fn done = nullptr);
   // Deletes an inactive durable subscription by client id and name (UNSUBSCRIBE of a
   // subscription that is not attached). Returns false if there is none.
-  bool destroy_durable(const std::string& client_id, const std::string& name);
+  bool destroy_durable(const std::string& client_id, const std::string& name, done_fn done = nullptr);
 
   // Acknowledges the delivery `ack_id` (and, if cumulative, every earlier one of `sub`).
   // Inside a transaction the acknowledgement is held until commit. False if unknown.

@@ -75,11 +75,14 @@ tandem::error broker::subscribe(subscription& sub, const std::string& destinatio
   return {};
 }
 
-void broker::unsubscribe(subscription& sub, bool destroy) {
+void broker::unsubscribe(subscription& sub, bool destroy, done_fn done) {
   container* c = sub.source();
   auto unacked = std::move(sub.unacked());
   sub.unacked().clear();
-  if (!c) return;
+  if (!c) {
+    if (done) done({});
+    return;
+  }
   c->remove_consumer(&sub);
   sub.attach(nullptr);
   // A non-durable topic subscription's messages die with it, as do those of a durable
@@ -93,7 +96,7 @@ void broker::unsubscribe(subscription& sub, bool destroy) {
     c->active = false;
     if (destroy) b.remove_subscription(c->name());
   }
-  journal(b, nullptr);
+  journal(b, std::move(done));
   if (drop) {
     destroy_container(*c);
   } else {
@@ -101,13 +104,13 @@ void broker::unsubscribe(subscription& sub, bool destroy) {
   }
 }
 
-bool broker::destroy_durable(const std::string& client_id, const std::string& name) {
+bool broker::destroy_durable(const std::string& client_id, const std::string& name, done_fn done) {
   container* c = find_container(durable_container_name(client_id, name));
   if (!c || c->active) return false;
   storage::batch b;
   b.remove_subscription(c->name());
   destroy_container(*c);
-  journal(b, nullptr);
+  journal(b, std::move(done));
   return true;
 }
 
@@ -277,7 +280,7 @@ void broker::commit(transaction& tx, done_fn done) {
   auto shared = std::make_shared<storage::batch>(std::move(b));
   write_durably(shared, [this, shared, sends, others, done](const tandem::error& e) {
     if (e) {
-      if (done) done(tandem::error(e.code, "the transaction was not stored: " + e.describe()));
+      if (done) done(tandem::error(e.code, "the transaction was not committed: " + e.message));
       return;
     }
     std::size_t i = 0;

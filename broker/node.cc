@@ -119,6 +119,12 @@ void node::start_status_timer() {
 }
 
 void node::refresh_status() {
+  if (store_ && store_->failed() && status().current == role::active) {
+    // The journal writer stopped (I/O error, a storage stall past the call timeout). This
+    // node cannot write any more, and what it was writing is in doubt: give the lease to the
+    // peer, whose recovery decides; this node stands by (and recovers itself if alone).
+    hand_over("the journal failed: " + store_->last_error().describe());
+  }
   auto observed = lease_->observe();
   // A standby watches the active's HA link for the fast path.
   std::optional<ha_link::target> watch;
@@ -230,6 +236,14 @@ void node::switchover() {
   deactivate(true);
   if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());
   set_role(role::standby, epoch, "switched over: released the lease to the peer");
+}
+
+void node::hand_over(const std::string& reason) {
+  auto epoch = status().epoch;
+  log::error("node", "{}; handing the lease over", reason);
+  deactivate(false);
+  if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());
+  set_role(role::standby, epoch, reason + "; released the lease");
 }
 
 void node::shutdown() {

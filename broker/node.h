@@ -80,6 +80,7 @@ class node {
   void deactivate(bool graceful);
   void fence(const std::string& reason);
   void switchover();
+  void hand_over(const std::string& reason);  // journal failed: abandon it, release the lease
   void shutdown();
   void set_role(role r, std::uint64_t epoch, const std::string& reason);
   void refresh_status();

@@ -220,15 +220,12 @@ void stomp_session::on_unsubscribe(frame& f) {
   if (it == subscriptions_.end()) {
     // ActiveMQ convention: UNSUBSCRIBE naming a durable subscription deletes it even when
     // it is not attached in this session.
-    if (!durable.empty() && !client_id_.empty() && core_.destroy_durable(client_id_, durable)) {
-      complete_receipt(reserve_receipt(f));
+    if (!durable.empty() && !client_id_.empty() && core_.destroy_durable(client_id_, durable, receipt_completion(f)))
       return;
-    }
     return fail("no subscription with id '" + id + "'", &f);
   }
-  core_.unsubscribe(*it->second, !durable.empty());
+  core_.unsubscribe(*it->second, !durable.empty(), receipt_completion(f));
   subscriptions_.erase(it);
-  complete_receipt(reserve_receipt(f));
 }
 
 subscription* stomp_session::find_delivery(const frame& f, std::uint64_t& ack_id) {

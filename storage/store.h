@@ -195,6 +195,11 @@ class store {
   // Further writes fail with errc::closed.
   virtual void close() = 0;
 
+  // True once a write or fsync error (or the fence) stopped the writer: the store accepts no
+  // more writes, and what it was writing is in doubt (it may yet be on disk). A node then
+  // hands its lease over so that a fresh recovery decides.
+  virtual bool failed() const = 0;
+
   // For a node that lost its lease: stops the writer without writing or deleting anything
   // more (no flush, no checkpoint). Pending writes complete with errc::closed; further
   // writes fail with errc::closed.

@@ -47,6 +47,7 @@ class store_impl final : public store {
   tandem::error last_error() const override;
   void close() override;
   void abandon() override;
+  bool failed() const override { return writer_ && writer_->failed(); }
   // The fence the writer and maintenance consult: not abandoned and options.may_write.
   bool may_write() const {
     return !abandoned_.load(std::memory_order_acquire) && (!options_.may_write || options_.may_write());

@@ -112,7 +112,9 @@ class Broker:
         cfg = {
             "node": {"name": name},
             "storage": {"path": self.storage_dir},
-            "listeners": {"stomp": f"{self.host}:{self.port}"},
+            # The HA listener lets a restart after kill9() recognise its own stale lease at
+            # once (it holds the port the lease record names) instead of waiting the ttl.
+            "listeners": {"stomp": f"{self.host}:{self.port}", "ha": f"{self.host}:{free_port()}"},
         }
         _deep_merge(cfg, overrides or {})
         self.config = cfg
