@@ -2,6 +2,7 @@
 
 #include <asio/connect.hpp>
 
+#include "broker/listen.h"
 #include "common/log.h"
 
 namespace tandem::broker {
@@ -83,19 +84,7 @@ ha_link::ha_link(asio::io_context& io) : io_(io), acceptor_(io) {}
 ha_link::~ha_link() { stop(); }
 
 tandem::error ha_link::listen(const endpoint& where) {
-  std::error_code ec;
-  auto ip = asio::ip::make_address(where.host, ec);
-  if (ec) return {ec, "listeners.ha: '" + where.host + "' is not an IP address"};
-  asio::ip::tcp::endpoint ep(ip, where.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-    return {ec, "cannot listen for the HA peer link on " + where.to_string() + ": " + ec.message()};
-  }
+  if (auto err = open_listener(acceptor_, where, "the HA peer link")) return err;
   log::info("ha", "peer link listening on {}", where.to_string());
   accept_loop();
   return {};

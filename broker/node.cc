@@ -77,7 +77,7 @@ int node::run() {
   ha_ = std::make_unique<ha_link>(io_);
   if (cfg_.listeners.ha.port) {
     if (auto err = ha_->listen(cfg_.listeners.ha)) {
-      log::error("node", "{}", err.describe());
+      log::error("node", "{}", err.message);
       return 1;
     }
     ha_listening_ = true;

@@ -2,6 +2,7 @@
 
 #include <asio/write.hpp>
 
+#include "broker/listen.h"
 #include "broker/stomp_session.h"
 #include "common/log.h"
 
@@ -24,19 +25,7 @@ void session_manager::stop_all() {
 stomp_server::stomp_server(asio::io_context& io, broker& core) : io_(io), core_(core), acceptor_(io) {}
 
 tandem::error stomp_server::listen(const endpoint& where) {
-  std::error_code ec;
-  auto address = asio::ip::make_address(where.host, ec);
-  if (ec) return {ec, "listeners.stomp: '" + where.host + "' is not an IP address"};
-  asio::ip::tcp::endpoint ep(address, where.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-    return {ec, "cannot listen for STOMP on " + where.to_string() + ": " + ec.message()};
-  }
+  if (auto err = open_listener(acceptor_, where, "STOMP")) return err;
   log::info("stomp", "listening on {}", where.to_string());
   do_accept();
   return {};
