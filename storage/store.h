@@ -92,6 +92,9 @@ struct recovered_state {
 
 // One atomic unit of change. Several operations in one batch are journaled as a
 // transaction (begin / ops / commit): after a crash either all of them apply or none.
+// Operations apply in order, and a remove_ref that drops a message's last reference deletes
+// the message at once: to move a message, add_ref the new container first, then remove_ref
+// the old one.
 class batch {
  public:
   // The store fills in `m.seq` when the batch is written; it is visible through seqs().
