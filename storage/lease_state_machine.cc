@@ -78,7 +78,7 @@ void lease_state_machine::tick_standby(clock::time_point now, std::vector<lease_
   bool released = false;
   {
     std::lock_guard lk(status_mu_);
-    since = now - obs_.changed_at;
+    since = std::max(clock::duration::zero(), now - obs_.changed_at);  // a change is dated after its read, which may be after `now`
     released = obs_.record && obs_.record->released && obs_.record_valid_now;
   }
   // Our own release: leave the epoch to the peer for a full ttl (switchover goes to the peer).
