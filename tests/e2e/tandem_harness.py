@@ -684,3 +684,19 @@ class RawClient:
         h += list((headers or {}).items())
         self.send_frame(command, h)
         return self.read_frame(timeout)
+
+
+def drain_queue(broker, clients, destination, expect_at_least=0, timeout=30):
+    """Consumes a queue until a sentinel sent now comes back; returns the bodies before it.
+
+    FIFO order means everything queued before the sentinel arrives before it.
+    """
+    consumer = clients.new(broker)
+    consumer.subscribe(destination, "drain")
+    if expect_at_least:
+        consumer.listener.wait_for(expect_at_least, timeout=timeout)
+    clients.new(broker).send(destination, "SENTINEL")
+    msgs = consumer.listener.wait_for_body("SENTINEL", timeout=timeout)
+    consumer.disconnect()
+    bodies = [m.body for m in msgs]
+    return bodies[:bodies.index("SENTINEL")]

@@ -10,17 +10,6 @@ import pytest
 import tandem_harness as th
 
 
-def drain(broker, clients, dest, expect_at_least=0, timeout=30):
-    """Bodies queued on `dest`, in delivery order, up to a sentinel sent after subscribing."""
-    c = clients.new(broker)
-    c.subscribe(dest, "drain")
-    if expect_at_least:
-        c.listener.wait_for(expect_at_least, timeout=timeout)
-    clients.new(broker).send(dest, "SENTINEL")
-    msgs = c.listener.wait_for_body("SENTINEL", timeout=timeout)
-    c.disconnect()
-    bodies = [m.body for m in msgs]
-    return bodies[:bodies.index("SENTINEL")]
 
 
 def test_receipted_acks_survive_a_crash_and_unacked_messages_come_back(broker, clients):
@@ -36,7 +25,7 @@ def test_receipted_acks_survive_a_crash_and_unacked_messages_come_back(broker, c
         acked.add(m.body)
     broker.kill9()
     broker.restart()
-    bodies = drain(broker, clients, "/queue/acks", 20)
+    bodies = th.drain_queue(broker, clients, "/queue/acks", 20)
     assert sorted(bodies) == sorted({f"a{i:02d}" for i in range(40)} - acked)
 
 
@@ -51,7 +40,7 @@ def test_committed_transaction_survives_a_crash_and_an_open_one_does_not(broker,
         p.send("/queue/tx-crash", f"open-{i}", persistent=True, headers={"transaction": "open"})
     broker.kill9()
     broker.restart()
-    assert drain(broker, clients, "/queue/tx-crash", 5) == [f"committed-{i}" for i in range(5)]
+    assert th.drain_queue(broker, clients, "/queue/tx-crash", 5) == [f"committed-{i}" for i in range(5)]
 
 
 @pytest.mark.limit(150)
@@ -89,7 +78,7 @@ def test_concurrent_producers_lose_nothing_receipted_in_a_crash(broker, clients)
         t.join(30)
     broker.restart()
     acked = [b for k in receipted for b in receipted[k]]
-    bodies = drain(broker, clients, "/queue/multi", len(acked), timeout=60)
+    bodies = th.drain_queue(broker, clients, "/queue/multi", len(acked), timeout=60)
     dupes = [b for b, n in collections.Counter(bodies).items() if n > 1]
     missing = set(acked) - set(bodies)
     print(f"{len(acked)} receipted, {len(bodies)} delivered after the crash")
@@ -127,7 +116,7 @@ def test_messages_survive_checkpoints_and_segment_reclamation(start_broker, clie
     c.drop()
     broker.kill9()
     broker.restart()
-    bodies = drain(broker, clients, "/queue/reclaim", len(kept), timeout=30)
+    bodies = th.drain_queue(broker, clients, "/queue/reclaim", len(kept), timeout=30)
     assert [b.split(":", 1)[0] for b in bodies] == kept
     assert all(b.split(":", 1)[1] == body for b in bodies)
     print(f"storage after recovery: {sorted(os.listdir(broker.storage_dir))}")
@@ -152,7 +141,7 @@ def test_unacked_message_of_a_crashed_broker_is_delivered_again(broker, clients)
     assert c.listener.wait_for(1)[0].body == "in-flight"
     broker.kill9()
     broker.restart()
-    assert drain(broker, clients, "/queue/inflight", 1) == ["in-flight"]
+    assert th.drain_queue(broker, clients, "/queue/inflight", 1) == ["in-flight"]
 
 
 def test_topic_message_acked_by_one_durable_subscriber_survives_a_crash_for_the_other(broker, clients):
@@ -191,7 +180,7 @@ def test_ack_in_a_committed_transaction_survives_a_crash(broker, clients):
     c.commit("acks")
     broker.kill9()
     broker.restart()
-    assert drain(broker, clients, "/queue/tx-ack-crash", 1) == ["t2"]
+    assert th.drain_queue(broker, clients, "/queue/tx-ack-crash", 1) == ["t2"]
 
 
 def test_nacked_message_survives_a_crash(broker, clients):
@@ -202,7 +191,7 @@ def test_nacked_message_survives_a_crash(broker, clients):
     c.listener.wait_for(2)  # redelivered to the same subscription
     broker.kill9()
     broker.restart()
-    assert drain(broker, clients, "/queue/nack-crash", 1) == ["n"]
+    assert th.drain_queue(broker, clients, "/queue/nack-crash", 1) == ["n"]
 
 
 def test_many_destinations_recover_after_a_crash(broker, clients):
@@ -232,7 +221,7 @@ def test_message_that_expires_while_the_broker_is_down_is_not_delivered(broker, 
     broker.kill9()
     th.wait_until(lambda: time.time() * 1000 > expires + 50, timeout=5, what="expiry time")
     broker.restart()
-    assert drain(broker, clients, "/queue/expire-down", 1) == ["long"]
+    assert th.drain_queue(broker, clients, "/queue/expire-down", 1) == ["long"]
 
 
 @pytest.mark.limit(120)
@@ -253,4 +242,4 @@ def test_three_crashes_in_a_row_with_traffic_in_between(broker, clients):
             expected.remove(m.body)
         broker.kill9()
         broker.restart()
-    assert drain(broker, clients, "/queue/multi-crash", len(expected), timeout=30) == expected
+    assert th.drain_queue(broker, clients, "/queue/multi-crash", len(expected), timeout=30) == expected

@@ -9,20 +9,6 @@ import stomp
 import tandem_harness as th
 
 
-def drain_queue(broker, clients, destination, expect_at_least=0, timeout=30):
-    """Consumes a queue until a sentinel sent now comes back; returns the bodies before it.
-
-    FIFO order means everything queued before the sentinel arrives before it.
-    """
-    consumer = clients.new(broker)
-    consumer.subscribe(destination, "drain")
-    if expect_at_least:
-        consumer.listener.wait_for(expect_at_least, timeout=timeout)
-    clients.new(broker).send(destination, "SENTINEL")
-    msgs = consumer.listener.wait_for_body("SENTINEL", timeout=timeout)
-    consumer.disconnect()
-    bodies = [m.body for m in msgs]
-    return bodies[:bodies.index("SENTINEL")]
 
 
 def test_persistent_messages_survive_sigkill_and_restart(broker, clients):
@@ -32,7 +18,7 @@ def test_persistent_messages_survive_sigkill_and_restart(broker, clients):
     producer.drop()
     broker.kill9()
     broker.restart()
-    assert drain_queue(broker, clients, "/queue/durable", 20) == [f"p{i}" for i in range(20)]
+    assert th.drain_queue(broker, clients, "/queue/durable", 20) == [f"p{i}" for i in range(20)]
 
 
 def test_non_persistent_messages_do_not_survive_a_restart(broker, clients):
@@ -42,7 +28,7 @@ def test_non_persistent_messages_do_not_survive_a_restart(broker, clients):
     producer.disconnect()
     broker.kill9()
     broker.restart()
-    assert drain_queue(broker, clients, "/queue/volatile", 1) == ["kept"]
+    assert th.drain_queue(broker, clients, "/queue/volatile", 1) == ["kept"]
 
 
 @pytest.mark.limit(150)
@@ -109,7 +95,7 @@ def test_every_receipted_message_survives_a_crash_during_sending_exactly_once(br
     assert len(acked) < n or send_error is None, "sanity"
 
     broker.restart()
-    bodies = drain_queue(broker, clients, dest, expect_at_least=len(acked), timeout=60)
+    bodies = th.drain_queue(broker, clients, dest, expect_at_least=len(acked), timeout=60)
     counts = collections.Counter(bodies)
     duplicates = {b: c for b, c in counts.items() if c > 1}
     missing = sorted(acked - set(bodies))
@@ -130,7 +116,7 @@ def test_sigterm_stops_cleanly_and_keeps_persistent_messages(broker, clients):
     code = broker.terminate()
     assert code == 0, f"SIGTERM exit: {broker.exit_codes[-1]}"
     broker.restart()
-    assert drain_queue(broker, clients, "/queue/graceful", 10) == [f"g{i}" for i in range(10)]
+    assert th.drain_queue(broker, clients, "/queue/graceful", 10) == [f"g{i}" for i in range(10)]
 
 
 @pytest.mark.limit(120)
@@ -160,6 +146,6 @@ def test_sigterm_during_a_stream_exits_cleanly_and_keeps_every_receipted_message
     t.join(20)
     assert code == 0, f"SIGTERM under load: {broker.exit_codes[-1]}"
     broker.restart()
-    bodies = drain_queue(broker, clients, "/queue/term-stream", len(receipted), timeout=60)
+    bodies = th.drain_queue(broker, clients, "/queue/term-stream", len(receipted), timeout=60)
     assert not set(receipted) - set(bodies), "receipted messages lost"
     assert len(bodies) == len(set(bodies)), "duplicates"
