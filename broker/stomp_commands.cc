@@ -333,8 +333,7 @@ void stomp_session::deliver(subscription& sub, const queued& q, std::uint64_t ac
   if (m.expires_ms) f.add("expires", std::to_string(m.expires_ms));
   if (q.deliveries > 1) f.add("redelivered", "true");
   for (auto& h : m.headers) f.add(h.key, h.value);
-  f.body = m.body;
-  write_frame(f);
+  write_frame(f, m.body);  // the body goes straight from the message into the output buffer
 }
 
 }  // namespace tandem::broker

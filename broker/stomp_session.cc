@@ -75,9 +75,11 @@ void stomp_session::do_read() {
   });
 }
 
-void stomp_session::write_frame(const frame& f) {
+void stomp_session::write_frame(const frame& f) { write_frame(f, f.body); }
+
+void stomp_session::write_frame(const frame& f, std::string_view body) {
   if (closed_) return;
-  stomp::encode(f, version_, out_);
+  stomp::encode(f, body, version_, out_);
   do_write();
 }
 

@@ -76,6 +76,7 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   done_fn receipt_completion(const frame& f);
 
   void write_frame(const frame& f);
+  void write_frame(const frame& f, std::string_view body);  // body written in place of f.body
   void do_write();
   void start_heartbeats(std::uint32_t client_send_ms, std::uint32_t client_recv_ms);
   void on_send_timer();

@@ -6,9 +6,11 @@
 
 namespace tandem::stomp {
 
-void encode(const frame& f, version v, std::string& out) {
+void encode(const frame& f, version v, std::string& out) { encode(f, f.body, v, out); }
+
+void encode(const frame& f, std::string_view body, version v, std::string& out) {
   const bool escaped = escapes_headers(f.command, v);
-  std::size_t size = f.command.size() + f.body.size() + 32;
+  std::size_t size = f.command.size() + body.size() + 32;
   for (const auto& [k, val] : f.headers) size += k.size() + val.size() + 2;
   out.reserve(out.size() + size);
 
@@ -17,7 +19,7 @@ void encode(const frame& f, version v, std::string& out) {
     else append_unescaped(s, is_name, out);
   };
   char digits[24];
-  const auto body_size = std::to_chars(digits, digits + sizeof digits, f.body.size());
+  const auto body_size = std::to_chars(digits, digits + sizeof digits, body.size());
   const std::string_view length(digits, body_size.ptr - digits);
 
   out += f.command;
@@ -37,13 +39,13 @@ void encode(const frame& f, version v, std::string& out) {
     append(val, false);
     out += '\n';
   }
-  if (!wrote_length && !f.body.empty()) {
+  if (!wrote_length && !body.empty()) {
     out += "content-length:";
     out += length;
     out += '\n';
   }
   out += '\n';
-  out += f.body;
+  out += body;
   out += '\0';
 }
 

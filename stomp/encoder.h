@@ -18,12 +18,17 @@
 // Thread-safe: pure functions.
 
 #include <string>
+#include <string_view>
 
 #include "stomp/frame.h"
 
 namespace tandem::stomp {
 
 void encode(const frame& f, version v, std::string& out);
+// The same with `body` written in place of f.body (which is ignored), so a caller can send a
+// body it does not own (a stored message delivered to many subscribers) without copying it
+// into the frame first.
+void encode(const frame& f, std::string_view body, version v, std::string& out);
 std::string encode(const frame& f, version v);
 
 // A heart-beat is a single EOL sent between frames.
