@@ -40,7 +40,10 @@ bool broker::is_dead_letter_name(std::string_view name) const {
 
 void broker::start() { housekeeping(); }
 
-void broker::stop() { housekeeping_.cancel(); }
+void broker::stop() {
+  stopped_ = true;
+  housekeeping_.cancel();
+}
 
 void broker::housekeeping() {
   // Messages that expire while waiting (no consumer) leave the queue without a delivery attempt.

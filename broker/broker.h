@@ -64,7 +64,10 @@ class broker {
   // Starts the once-a-second housekeeping (expiry of waiting messages, returning freed
   // memory to the OS); stop() cancels it.
   void start();
+  // Stops housekeeping and all dispatch: while sessions close during a shutdown or a fence,
+  // requeued messages stay where they are.
   void stop();
+  bool stopped() const { return stopped_; }
 
   // Routes a message to its destination. For a persistent message `done` runs once it is
   // durable (or with the error that refused it, e.g. the store limit). A message whose
@@ -160,6 +163,7 @@ class broker {
   asio::steady_timer housekeeping_;
   std::int64_t resident_at_last_trim_ = 0;
   std::function<bool()> fence_;
+  bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

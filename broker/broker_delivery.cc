@@ -31,6 +31,7 @@ tandem::error broker::subscribe(subscription& sub, const std::string& destinatio
     std::string name = "topic-sub:" + std::to_string(++topic_sub_counter_) + ":" + destination;
     auto c = std::make_unique<container>(*this, name, container_kind::topic);
     c->topic = destination;
+    c->filter = sub.filter();  // the topic routes only matching messages to it
     container* raw = c.get();
     containers_[name] = std::move(c);
     topic_subscriptions_[destination].push_back(raw);
@@ -176,11 +177,13 @@ void broker::dead_letter(container& from, queued entry, storage::batch& b, const
   log::info("broker", "message {} from {} to {}: {}", entry.msg->message_id, from.name(), target, why);
   from.count_dequeue();
   container& dlq = queue_container(target);
-  if (entry.msg->stored) {
+  if (entry.msg->stored && from.journaled()) {
     // The new reference first: a message whose last reference goes is dead for recovery.
     b.add_ref(target, *entry.msg->stored);
-    if (from.journaled()) b.remove_ref(from.name(), *entry.msg->stored);
+    b.remove_ref(from.name(), *entry.msg->stored);
   }
+  // From a plain topic subscription (memory only) the message may no longer be in the store
+  // at all: its dead-letter copy stays in memory, like the subscription it came from.
   entry.deliveries = 0;
   entry.order = next_order_++;
   dlq.enqueue(std::move(entry));

@@ -48,6 +48,7 @@ void container::remove_consumer(subscription* s) {
 }
 
 void container::dispatch() {
+  if (owner_.stopped()) return;
   // Delivering can call back into dispatch (an auto-ack frees credit, a failed load
   // dead-letters): flatten that into another pass instead of recursing.
   if (dispatching_) {

@@ -18,6 +18,7 @@ struct ha_link::watcher : std::enable_shared_from_this<watcher> {
   bool connecting = false;
   bool connected = false;
   bool stale = false;
+  bool was_connected = false;  // only a link that existed and closed, then refused, is evidence
   char byte = 0;
 
   void connect() {
@@ -30,7 +31,7 @@ struct ha_link::watcher : std::enable_shared_from_this<watcher> {
     socket.async_connect(*ep, [self = shared_from_this()](std::error_code ec) {
       self->connecting = false;
       if (self->stale) return;
-      if (ec == asio::error::connection_refused) {
+      if (ec == asio::error::connection_refused && self->was_connected) {
         log::info("ha", "active of epoch {} at {} refuses connections: its process is gone", self->tgt.epoch,
                   self->tgt.address);
         self->on_dead(self->tgt.epoch);
@@ -38,6 +39,7 @@ struct ha_link::watcher : std::enable_shared_from_this<watcher> {
       }
       if (ec) return;  // proves nothing; the next observation tries again
       self->connected = true;
+      self->was_connected = true;
       log::debug("ha", "watching the active of epoch {} at {}", self->tgt.epoch, self->tgt.address);
       self->read();
     });

@@ -198,8 +198,8 @@ void node::deactivate(bool graceful) {
   // Order matters when fencing: the journal stops first, so nothing the sessions do while
   // closing (requeues, acks) can reach the disk of a node that no longer holds the lease.
   if (store_ && !graceful) store_->abandon();
+  if (core_) core_->stop();  // no dispatch while the sessions close below
   if (stomp_) stomp_->stop();
-  if (core_) core_->stop();
   if (store_ && graceful) store_->close();
   // Handlers already queued may still refer to the core; destroy it after they ran.
   asio::post(io_, [core = std::shared_ptr<broker>(std::move(core_)), stomp = std::shared_ptr<stomp_server>(std::move(stomp_)),

@@ -297,8 +297,9 @@ void stomp_session::on_abort(frame& f) {
   if (!tx) return;
   auto it = transactions_.find(*tx);
   if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-  core_.abort(it->second, [this](const std::string& sid) { return find_subscription(sid); });
+  transaction work = std::move(it->second);
   transactions_.erase(it);
+  core_.abort(work, [this](const std::string& sid) { return find_subscription(sid); });
   complete_receipt(reserve_receipt(f));
 }
 
@@ -306,9 +307,9 @@ void stomp_session::on_disconnect(frame& f) {
   // The receipt goes out after every earlier receipt; then the connection closes.
   auto slot = reserve_receipt(f);
   detach_all();
+  closing_ = true;  // read no more; close once every receipt (this one last) is written
   complete_receipt(slot);
-  closing_ = true;
-  if (!write_in_flight_ && out_.empty()) close("DISCONNECT");
+  if (!slot && receipts_.empty() && !write_in_flight_ && out_.empty()) close_soon("DISCONNECT");
 }
 
 void stomp_session::deliver(subscription& sub, const queued& q, std::uint64_t ack_id) {

@@ -86,9 +86,10 @@ void stomp_session::write_frame(const frame& f, std::string_view body) {
 void stomp_session::do_write() {
   if (write_in_flight_ || out_.empty() || closed_) return;
   if (!core_.may_serve()) {
-    // The lease may have passed to the peer: send nothing more, not even a receipt.
+    // The lease may have passed to the peer: send nothing more, not even a receipt. Close
+    // later, never from here: the caller may be in the middle of a delivery to this session.
     out_.clear();
-    close("lease no longer held: fenced");
+    close_soon("lease no longer held: fenced");
     return;
   }
   writing_.swap(out_);
@@ -106,8 +107,9 @@ void stomp_session::do_write() {
     self->writing_.clear();
     if (!self->out_.empty()) {
       self->do_write();
-    } else if (self->closing_) {
-      self->close("closed after ERROR or DISCONNECT");
+    } else if (self->closing_ && (self->failed_ || self->receipts_.empty())) {
+      // After an ERROR nothing else is sent; after a DISCONNECT, every receipt went first.
+      self->close_soon("closed after ERROR or DISCONNECT");
       return;
     }
     // The consumer caught up: let its subscriptions take messages again.
@@ -121,6 +123,7 @@ bool stomp_session::writable() const { return !closing_ && !closed_ && out_.size
 
 void stomp_session::fail(std::string message, const frame* cause, std::string detail) {
   if (closing_ || closed_) return;
+  failed_ = true;
   log::info("stomp", "session {} from {}: ERROR {}", id_, remote_, message);
   frame err;
   err.command = "ERROR";
@@ -134,8 +137,14 @@ void stomp_session::fail(std::string message, const frame* cause, std::string de
   // Nothing queued behind the ERROR: it is the last frame the client sees.
   write_frame(err);
   closing_ = true;
-  detach_all();
-  if (!write_in_flight_) close("after ERROR");
+  // fail() can run inside a broker call (a refused write reported at once); detaching and
+  // closing here would free subscriptions and containers that call is still using.
+  if (!write_in_flight_) close_soon("after ERROR");
+}
+
+void stomp_session::close_soon(std::string reason) {
+  closing_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] { self->close(reason); });
 }
 
 void stomp_session::close(std::string_view reason) {
@@ -184,13 +193,15 @@ void stomp_session::complete_receipt(std::optional<std::uint64_t> slot) {
     wrote = true;
   }
   if (wrote) do_write();
+  // A DISCONNECT waits for every receipt before it; the last one lets it close.
+  if (closing_ && receipts_.empty() && !write_in_flight_ && out_.empty()) close_soon("DISCONNECT");
 }
 
 done_fn stomp_session::receipt_completion(const frame& f) {
   auto slot = reserve_receipt(f);
   std::string receipt(f.get("receipt"));
   return [self = shared_from_this(), slot, receipt](const tandem::error& e) {
-    if (self->closed_) return;
+    if (self->closed_ || self->failed_) return;  // nothing follows an ERROR
     if (e) {
       frame cause;
       if (!receipt.empty()) cause.add("receipt", receipt);

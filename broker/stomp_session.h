@@ -44,6 +44,8 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   // Closes at once: subscriptions detached (unacknowledged messages redelivered),
   // transactions aborted, socket closed. Idempotent.
   void close(std::string_view reason);
+  // Marks the session closing and closes it from a fresh handler (safe inside any callback).
+  void close_soon(std::string reason);
 
   bool writable() const override;
   void deliver(subscription& sub, const queued& q, std::uint64_t ack_id) override;
@@ -96,6 +98,7 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   bool connected_ = false;
   bool closing_ = false;  // an ERROR or DISCONNECT is on its way out; read no more
   bool closed_ = false;
+  bool failed_ = false;   // an ERROR was sent: no RECEIPT may follow it
   std::string client_id_;
 
   std::string out_;      // frames queued for the next write
