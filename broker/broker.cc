@@ -10,22 +10,6 @@
 namespace tandem::broker {
 namespace {
 
-storage::message_record to_record(const message& m, std::vector<std::string> containers,
-                                  const std::string& producer_id, std::uint64_t producer_seq) {
-  storage::message_record r;
-  r.destination = m.destination;
-  r.containers = std::move(containers);
-  r.producer_id = producer_id;
-  r.producer_seq = producer_seq;
-  r.priority = m.priority;
-  r.timestamp_ms = m.timestamp_ms;
-  r.expires_ms = m.expires_ms;
-  r.headers.reserve(m.headers.size() + 1);
-  r.headers.push_back({"message-id", m.message_id});
-  r.headers.insert(r.headers.end(), m.headers.begin(), m.headers.end());
-  r.body = m.body;
-  return r;
-}
 
 }  // namespace
 
@@ -66,6 +50,23 @@ void broker::housekeeping() {
   housekeeping_.async_wait([this](std::error_code ec) {
     if (!ec) housekeeping();
   });
+}
+
+storage::message_record broker::record_of(const message& m, std::vector<std::string> containers,
+                                         const std::string& producer_id, std::uint64_t producer_seq) {
+  storage::message_record r;
+  r.destination = m.destination;
+  r.containers = std::move(containers);
+  r.producer_id = producer_id;
+  r.producer_seq = producer_seq;
+  r.priority = m.priority;
+  r.timestamp_ms = m.timestamp_ms;
+  r.expires_ms = m.expires_ms;
+  r.headers.reserve(m.headers.size() + 1);
+  r.headers.push_back({"message-id", m.message_id});
+  r.headers.insert(r.headers.end(), m.headers.begin(), m.headers.end());
+  r.body = m.body;
+  return r;
 }
 
 std::string broker::next_message_id() { return id_prefix_ + std::to_string(next_local_id_++); }
@@ -221,7 +222,7 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   ++stats_.messages_in;
   const std::string& dest = msg->destination;
   if (starts_with(dest, topic_prefix)) {
-    route_to_topic(msg, msg->persistent, std::move(done));
+    route_to_topic(outgoing{msg, producer_id, producer_seq}, std::move(done));
     return;
   }
   if (!msg->persistent) {
@@ -230,21 +231,11 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
     return;
   }
   if (!producer_id.empty() && store_.is_duplicate(producer_id, producer_seq)) {
-    ++stats_.duplicates;
-    log::debug("broker", "duplicate {}:{} to {} not stored again", producer_id, producer_seq, dest);
-    // The original may still be on its way to disk (sent just before a failover client
-    // re-sent it): an empty batch completes after everything written before it is durable.
-    storage::batch barrier;
-    auto ec = store_.write(barrier, [this, done](std::error_code ec) {
-      post([done, ec] {
-        if (done) done(ec ? tandem::error(ec, "the journal failed: " + ec.message()) : tandem::error());
-      });
-    });
-    if (ec && done) done(refusal(ec));
+    acknowledge_duplicate(outgoing{msg, producer_id, producer_seq}, std::move(done));
     return;
   }
   auto b = std::make_shared<storage::batch>();
-  b->add_message(to_record(*msg, {dest}, producer_id, producer_seq));
+  b->add_message(record_of(*msg, {dest}, producer_id, producer_seq));
   write_durably(b, [this, msg, b, done](const tandem::error& e) {
     if (e) {
       if (done) done(e);
@@ -256,28 +247,44 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   });
 }
 
-void broker::route_to_topic(const message_ptr& msg, bool persistent, done_fn done) {
-  auto it = topic_subscriptions_.find(msg->destination);
+void broker::acknowledge_duplicate(const outgoing& o, done_fn done) {
+  ++stats_.duplicates;
+  log::debug("broker", "duplicate {}:{} to {} not stored again", o.producer_id, o.producer_seq, o.msg->destination);
+  // The original may still be on its way to disk (sent just before a failover client
+  // re-sent it): an empty batch completes after everything written before it is durable.
+  write_durably(std::make_shared<storage::batch>(), std::move(done), false);
+}
+
+std::vector<container*> broker::topic_targets(const message& m) {
   std::vector<container*> targets;
-  if (it != topic_subscriptions_.end()) {
-    for (container* c : it->second) {
-      if (c->filter && !c->filter->matches([&](std::string_view n) { return message_property(*msg, n); }))
-        continue;
-      targets.push_back(c);
-    }
+  auto it = topic_subscriptions_.find(m.destination);
+  if (it == topic_subscriptions_.end()) return targets;
+  for (container* c : it->second) {
+    if (c->filter && !c->filter->matches([&](std::string_view n) { return message_property(m, n); })) continue;
+    targets.push_back(c);
   }
+  return targets;
+}
+
+void broker::route_to_topic(const outgoing& o, done_fn done) {
+  const message_ptr& msg = o.msg;
+  std::vector<container*> targets = topic_targets(*msg);
   std::vector<std::string> durable;
   for (container* c : targets)
     if (c->kind() == container_kind::durable) durable.push_back(c->name());
-  if (!persistent || durable.empty()) {
+  if (!msg->persistent || durable.empty()) {
     // Nobody needs it to survive a restart: memory only (a topic message with no
     // subscriber is not kept at all).
     for (container* c : targets) enqueue_new(*c, msg);
     if (done) done({});
     return;
   }
+  if (!o.producer_id.empty() && store_.is_duplicate(o.producer_id, o.producer_seq)) {
+    acknowledge_duplicate(o, std::move(done));
+    return;
+  }
   auto b = std::make_shared<storage::batch>();
-  b->add_message(to_record(*msg, durable, "", 0));
+  b->add_message(record_of(*msg, durable, o.producer_id, o.producer_seq));
   // Containers may go away before the write completes: look them up again by name.
   std::vector<std::string> names;
   for (container* c : targets) names.push_back(c->name());

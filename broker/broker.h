@@ -33,9 +33,16 @@ namespace tandem::broker {
 
 using done_fn = std::function<void(const tandem::error&)>;
 
+// A message on its way in, with the producer identity used for duplicate detection.
+struct outgoing {
+  message_ptr msg;
+  std::string producer_id;  // empty: not deduplicated
+  std::uint64_t producer_seq = 0;
+};
+
 // Work a client has done inside a transaction, applied at commit, discarded at abort.
 struct transaction {
-  std::vector<message_ptr> sends;
+  std::vector<outgoing> sends;
   struct ack {
     std::string subscription_id;  // to give it back on abort if the subscription still exists
     subscription* sub;
@@ -120,7 +127,13 @@ class broker {
 
  private:
   container& queue_container(const std::string& name);
-  void route_to_topic(const message_ptr& msg, bool journal_durables, done_fn done);
+  void route_to_topic(const outgoing& o, done_fn done);
+  // Subscription containers of a topic that take `m` (selectors applied).
+  std::vector<container*> topic_targets(const message& m);
+  // A re-sent duplicate is receipted once everything written before it is durable.
+  void acknowledge_duplicate(const outgoing& o, done_fn done);
+  static storage::message_record record_of(const message& m, std::vector<std::string> containers,
+                                          const std::string& producer_id, std::uint64_t producer_seq);
   void enqueue_new(container& c, const message_ptr& msg);
   // Removes a delivery for good (acknowledged, expired, dropped): journal + counters.
   void settle(container& from, const queued& entry, storage::batch& b);

@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 
@@ -248,52 +249,82 @@ bool broker::reject(subscription& sub, std::uint64_t ack_id, done_fn done) {
 }
 
 void broker::commit(transaction& tx, done_fn done) {
+  // One atomic batch: the acknowledgements, and every persistent send that must survive a
+  // restart (to a queue, or to a topic with durable subscriptions taking it). The rest is
+  // routed in memory once the batch is durable, so nothing of the transaction is visible
+  // before its receipt could be sent.
+  struct planned {
+    outgoing o;
+    std::vector<std::string> targets;  // containers to enqueue into, looked up again later
+    bool journaled = false;
+  };
   storage::batch b;
   for (auto& a : tx.acks)
     if (container* src = find_container(a.source_name)) settle(*src, a.delivery.entry, b);
-  std::vector<message_ptr> journaled, immediate;
-  for (auto& m : tx.sends) {
-    if (m->persistent && starts_with(m->destination, "/queue/")) {
-      b.add_message([&] {
-        storage::message_record r;
-        r.destination = m->destination;
-        r.containers = {m->destination};
-        r.priority = m->priority;
-        r.timestamp_ms = m->timestamp_ms;
-        r.expires_ms = m->expires_ms;
-        r.headers.push_back({"message-id", m->message_id});
-        r.headers.insert(r.headers.end(), m->headers.begin(), m->headers.end());
-        r.body = m->body;
-        return r;
-      }());
-      journaled.push_back(m);
-    } else {
-      immediate.push_back(m);
+  std::vector<planned> plan;
+  std::set<std::pair<std::string, std::uint64_t>> in_batch;
+  for (auto& o : tx.sends) {
+    const message& m = *o.msg;
+    if (m.persistent && !o.producer_id.empty() &&
+        (store_.is_duplicate(o.producer_id, o.producer_seq) || !in_batch.emplace(o.producer_id, o.producer_seq).second)) {
+      ++stats_.duplicates;  // re-sent by a failover client: stored once already
+      continue;
     }
+    planned p{o, {}, false};
+    std::vector<std::string> durable;
+    if (is_queue(m.destination)) {
+      p.targets = {m.destination};
+      durable = p.targets;
+    } else {
+      for (container* c : topic_targets(m)) {
+        p.targets.push_back(c->name());
+        if (c->kind() == container_kind::durable) durable.push_back(c->name());
+      }
+    }
+    p.journaled = m.persistent && !durable.empty();
+    if (p.journaled) b.add_message(record_of(m, durable, o.producer_id, o.producer_seq));
+    plan.push_back(std::move(p));
   }
-  auto sends = std::move(journaled);
-  auto others = std::move(immediate);
+  auto acks = std::move(tx.acks);
   tx.acks.clear();
   tx.sends.clear();
+
+  auto apply = [this](const std::vector<planned>& plan, const storage::batch* written) {
+    std::size_t add = 0;
+    std::vector<storage::message_seq> seqs;
+    if (written)
+      for (auto& op : written->ops())
+        if (op.kind == storage::batch::op_kind::add) seqs.push_back(op.message.seq);
+    for (auto& p : plan) {
+      if (p.journaled) p.o.msg->stored = seqs[add++];
+      p.o.msg->account();
+      ++stats_.messages_in;
+      for (auto& name : p.targets) {
+        container* c = is_queue(name) ? &queue_container(name) : find_container(name);
+        if (c) enqueue_new(*c, p.o.msg);
+      }
+    }
+  };
   if (b.empty()) {
-    for (auto& m : others) send(m, "", 0, nullptr);
+    apply(plan, nullptr);
     if (done) done({});
     return;
   }
   auto shared = std::make_shared<storage::batch>(std::move(b));
-  write_durably(shared, [this, shared, sends, others, done](const tandem::error& e) {
+  auto held = std::make_shared<std::vector<transaction::ack>>(std::move(acks));
+  write_durably(shared, [this, shared, plan = std::move(plan), held, apply, done](const tandem::error& e) {
     if (e) {
+      // Not committed: the acknowledged messages are unacknowledged again.
+      storage::batch none;
+      for (auto& a : *held)
+        if (container* src = find_container(a.source_name)) {
+          give_back(*src, std::move(a.delivery.entry), none);
+          src->dispatch();
+        }
       if (done) done(tandem::error(e.code, "the transaction was not committed: " + e.message));
       return;
     }
-    std::size_t i = 0;
-    for (auto& op : shared->ops())
-      if (op.kind == storage::batch::op_kind::add) sends[i++]->stored = op.message.seq;
-    for (auto& m : sends) {
-      m->account();
-      enqueue_new(queue_container(m->destination), m);
-    }
-    for (auto& m : others) send(m, "", 0, nullptr);
+    apply(plan, shared.get());
     if (done) done({});
   });
 }

@@ -1,6 +1,8 @@
 #include "broker/http_server.h"
 
 #include <httplib.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "broker/node.h"
@@ -94,6 +96,9 @@ tandem::error http_server::start() {
                          "cannot listen for HTTP on " + where_.to_string());
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // Wait until the accept loop runs: a stop() that comes earlier is lost (cpp-httplib 0.11),
+  // and joining the thread would then hang, e.g. when the node fails to start right after.
+  for (int i = 0; i < 2000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   log::info("http", "listening on {}", where_.to_string());
   return {};
 }

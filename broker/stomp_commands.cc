@@ -157,7 +157,7 @@ void stomp_session::on_send(frame& f) {
   if (const std::string* tx = f.find("transaction")) {
     auto it = transactions_.find(*tx);
     if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-    it->second.sends.push_back(std::move(m));
+    it->second.sends.push_back(outgoing{std::move(m), producer, producer_seq});
     complete_receipt(reserve_receipt(f));
     return;
   }
