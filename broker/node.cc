@@ -60,11 +60,32 @@ void node::set_role(role r, std::uint64_t epoch, const std::string& reason) {
 }
 
 node_status node::status() const {
-  std::lock_guard lock(status_mu_);
-  return status_;
+  node_status s;
+  {
+    std::lock_guard lock(status_mu_);
+    s = status_;
+  }
+  // The lease's own view is thread-safe and current; the snapshot's may be a poll old.
+  if (lease_) s.lease = lease_->observe();
+  return s;
 }
 
 int node::run() {
+  // The lease object exists before anything that reads it (status() on the HTTP threads);
+  // it starts contending only at the end.
+  auto lease_opts = lease_options_from(cfg_);
+  auto floor = storage::newest_journal_epoch(fs_, "journal");
+  if (!floor) {
+    log::error("node", "cannot read the journal directory: {}", floor.err().describe());
+    return 1;
+  }
+  lease_opts.epoch_floor = *floor;
+  auto lease = storage::lease::create(fs_, lease_opts);
+  if (!lease) {
+    log::error("node", "{}", lease.err().message);
+    return 2;
+  }
+  lease_ = std::move(lease.value());
   // The HTTP status and the HA listener serve in every role, so probes and the peer can tell
   // what this node is doing even while it stands by.
   if (cfg_.listeners.http.port) {
@@ -82,19 +103,6 @@ int node::run() {
     }
     ha_listening_ = true;
   }
-  auto lease_opts = lease_options_from(cfg_);
-  auto floor = storage::newest_journal_epoch(fs_, "journal");
-  if (!floor) {
-    log::error("node", "cannot read the journal directory: {}", floor.err().describe());
-    return 1;
-  }
-  lease_opts.epoch_floor = *floor;
-  auto lease = storage::lease::create(fs_, lease_opts);
-  if (!lease) {
-    log::error("node", "{}", lease.err().message);
-    return 2;
-  }
-  lease_ = std::move(lease.value());
   set_role(role::standby, 0, "started; contending for the lease");
 
   signals_.async_wait([this](std::error_code ec, int sig) {
