@@ -92,15 +92,7 @@ bool parse_file_name(std::string_view name, std::uint64_t& epoch, std::uint64_t&
   if (name.size() != 11 + 10 + 1 + 20 + 5 || name.substr(0, 11) != "checkpoint-" || name[21] != '-' ||
       name.substr(42) != ".ckpt")
     return false;
-  auto digits = [](std::string_view s, std::uint64_t& v) {
-    v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return true;
-  };
-  return digits(name.substr(11, 10), epoch) && digits(name.substr(22, 20), number);
+  return parse_decimal(name.substr(11, 10), epoch) && parse_decimal(name.substr(22, 20), number);
 }
 
 std::string encode(const message_index& index, const info& i) {

@@ -9,6 +9,17 @@
 
 namespace tandem::storage::coding {
 
+// Digits only (the zero-padded numbers in file names): false for anything else or empty.
+inline bool parse_decimal(std::string_view s, std::uint64_t& v) {
+  v = 0;
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
 inline void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
 inline void put_u16(std::string& out, std::uint16_t v) {
   char b[2] = {static_cast<char>(v), static_cast<char>(v >> 8)};

@@ -60,15 +60,7 @@ bool parse_segment_file_name(std::string_view name, std::uint64_t& epoch, std::u
   // journal-EEEEEEEEEE-SSSSSSSSSS.log
   if (name.size() != 8 + 10 + 1 + 10 + 4) return false;
   if (name.substr(0, 8) != "journal-" || name[18] != '-' || name.substr(29) != ".log") return false;
-  auto digits = [](std::string_view s, std::uint64_t& v) {
-    v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return true;
-  };
-  return digits(name.substr(8, 10), epoch) && digits(name.substr(19, 10), segment);
+  return parse_decimal(name.substr(8, 10), epoch) && parse_decimal(name.substr(19, 10), segment);
 }
 
 std::size_t begin_record(std::string& out) {
