@@ -1,5 +1,7 @@
 #include "broker/container.h"
 
+#include <algorithm>
+
 #include "broker/broker.h"
 
 namespace tandem::broker {
@@ -63,13 +65,16 @@ void container::dispatch() {
   dispatching_ = false;
 }
 
-subscription* container::pick_consumer(const message& m) {
+subscription* container::pick_consumer(const message& m, bool& any_credit) {
   // Round robin over consumers with credit whose selector accepts the message.
+  any_credit = false;
   const std::size_t n = consumers_.size();
   for (std::size_t i = 0; i < n; ++i) {
     std::size_t idx = (next_consumer_ + i) % n;
     subscription* s = consumers_[idx];
-    if (s->has_credit() && s->matches(m)) {
+    if (!s->has_credit()) continue;
+    any_credit = true;
+    if (s->matches(m)) {
       next_consumer_ = (idx + 1) % n;
       return s;
     }
@@ -85,10 +90,9 @@ void container::dispatch_once() {
   for (int p = 9; p >= 0; --p) {
     auto& lane = lanes_[p];
     for (auto it = lane.begin(); it != lane.end();) {
-      bool any_credit = false;
-      for (auto* s : consumers_) any_credit = any_credit || s->has_credit();
-      if (!any_credit) return;
       message& m = *it->second.msg;
+      if (!m.loaded && std::none_of(consumers_.begin(), consumers_.end(), [](auto* s) { return s->has_credit(); }))
+        return;  // read nothing back from the journal that nobody can take now
       if (!m.loaded && !owner_.ensure_loaded(m)) {
         // Unreadable from the journal (reported by the store): drop it rather than wedge the queue.
         queued bad = std::move(it->second);
@@ -98,7 +102,9 @@ void container::dispatch_once() {
         owner_.discard(*this, std::move(bad), "unreadable from the journal");
         continue;
       }
-      subscription* target = pick_consumer(m);
+      bool any_credit = false;
+      subscription* target = pick_consumer(m, any_credit);
+      if (!any_credit) return;  // nobody can take anything more now
       if (!target) {
         ++it;
         continue;

@@ -65,7 +65,8 @@ class container {
 
  private:
   void dispatch_once();
-  subscription* pick_consumer(const message& m);
+  // A consumer with credit that accepts `m`, or null; `any_credit` says whether any had credit.
+  subscription* pick_consumer(const message& m, bool& any_credit);
 
   broker& owner_;
   std::string name_;
