@@ -224,6 +224,36 @@ void check_required(const reader& r, std::initializer_list<std::string_view> key
   r.fail(r.line(key), key, why);
 }
 
+// A TLS key is only meaningful with the TLS listener, and the listener needs a certificate
+// and its key. The files must be readable now, so `--check-config` catches a wrong path; the
+// node checks their content when it starts (PEM, key matching the certificate).
+void check_tls(const reader& r, const config& c) {
+  const bool listener = c.listeners.stomp_ssl.port != 0;
+  for (const char* key : {"tls.cert_file", "tls.key_file", "tls.ca_file", "tls.handshake_timeout_ms"}) {
+    if (!listener && r.given(key)) {
+      r.fail(r.line(key), key, "is set but listeners.stomp_ssl is not: no listener would use it");
+    }
+  }
+  if (!listener) return;
+  for (const char* key : {"tls.cert_file", "tls.key_file"}) {
+    if (!r.given(key)) {
+      r.fail(r.line("listeners.stomp_ssl"), key, "required key is missing (listeners.stomp_ssl serves TLS)");
+    }
+  }
+  auto readable = [&](const char* key, const std::string& path) {
+    if (path.empty()) return;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      r.fail(r.line(key), key, fmt::format("cannot read {}: it is a directory", quote(path)));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) r.fail(r.line(key), key, fmt::format("cannot read {}: {}", quote(path), std::strerror(errno)));
+  };
+  readable("tls.cert_file", c.tls.cert_file);
+  readable("tls.key_file", c.tls.key_file);
+  readable("tls.ca_file", c.tls.ca_file);
+}
+
 void check_across_keys(const reader& r, const config& c) {
   // The lease's own timing rules (renewal well inside the TTL, a real safety margin).
   storage::lease_options lease;
@@ -243,6 +273,10 @@ void check_across_keys(const reader& r, const config& c) {
   clash(l.stomp, l.http, "listeners.stomp", "listeners.http");
   clash(l.stomp, l.ha, "listeners.stomp", "listeners.ha");
   clash(l.http, l.ha, "listeners.http", "listeners.ha");
+  clash(l.stomp, l.stomp_ssl, "listeners.stomp", "listeners.stomp_ssl");
+  clash(l.stomp_ssl, l.http, "listeners.stomp_ssl", "listeners.http");
+  clash(l.stomp_ssl, l.ha, "listeners.stomp_ssl", "listeners.ha");
+  check_tls(r, c);
   if (c.storage.max_bytes != 0 && c.storage.max_bytes < c.storage.segment_bytes) {
     fail_pair(r, "storage.max_bytes", "storage.segment_bytes",
               fmt::format("storage.max_bytes ({}) must be 0 (unlimited) or at least "
@@ -263,6 +297,7 @@ void check_across_keys(const reader& r, const config& c) {
 }
 
 config parse_document(const YAML::Node& root, const std::string& name) {
+  auto not_empty = [](std::string_view s) { return !s.empty(); };
   config c;
   c.source_file = name;
   reader r(name);
@@ -282,7 +317,12 @@ config parse_document(const YAML::Node& root, const std::string& name) {
                number_field("checkpoint_every_bytes", c.storage.checkpoint_every_bytes, 1 * MiB, no_max)}),
       section(r, "listeners",
               {endpoint_field("stomp", c.listeners.stomp), endpoint_field("http", c.listeners.http),
-               endpoint_field("ha", c.listeners.ha)}),
+               endpoint_field("ha", c.listeners.ha), endpoint_field("stomp_ssl", c.listeners.stomp_ssl)}),
+      section(r, "tls",
+              {text_field("cert_file", c.tls.cert_file, "a PEM file path", not_empty),
+               text_field("key_file", c.tls.key_file, "a PEM file path", not_empty),
+               text_field("ca_file", c.tls.ca_file, "a PEM file path", not_empty),
+               number_field("handshake_timeout_ms", c.tls.handshake_timeout_ms, 100, 600000)}),
       section(r, "ha",
               {number_field("lease_ttl_ms", c.ha.lease_ttl_ms, 300, 600000),
                number_field("renew_interval_ms", c.ha.renew_interval_ms, 10, 200000),

@@ -39,7 +39,18 @@ struct config {
     endpoint stomp;  // required
     endpoint http;   // health, readiness, status and (later) the console; port 0 = off
     endpoint ha;     // the peer link a standby uses to notice a crashed active; port 0 = off
+    endpoint stomp_ssl;  // STOMP over TLS (needs tls.cert_file and tls.key_file); port 0 = off
   } listeners;
+
+  // For listeners.stomp_ssl; every tls key is refused when that listener is off. The files are
+  // checked to be readable when the configuration is loaded; that they are PEM and the key
+  // matches the certificate is checked when the node starts (broker/tls_context.h).
+  struct tls_t {
+    std::string cert_file;  // PEM: the server certificate, then any intermediates
+    std::string key_file;   // PEM: its private key, unencrypted
+    std::string ca_file;    // PEM CA bundle; when set, clients MUST present a certificate it signed
+    std::uint32_t handshake_timeout_ms = 10000;  // a client that does not finish the handshake is dropped
+  } tls;
 
   struct ha_t {
     std::uint32_t lease_ttl_ms = 3000;      // a silent holder is taken over after this

@@ -8,6 +8,7 @@
 #include "broker/ha_link.h"
 #include "broker/http_server.h"
 #include "broker/server.h"
+#include "broker/tls_context.h"
 #include "common/log.h"
 
 namespace tandem::broker {
@@ -44,6 +45,7 @@ node::node(const config& cfg, storage::file_system& fs)
   status_.started_ms = now_ms();
   status_.role_since_ms = status_.started_ms;
   status_.stomp_endpoint = cfg.listeners.stomp.to_string();
+  if (cfg.listeners.stomp_ssl.port) status_.stomp_ssl_endpoint = cfg.listeners.stomp_ssl.to_string();
 }
 
 node::~node() = default;
@@ -71,6 +73,19 @@ node_status node::status() const {
 }
 
 int node::run() {
+  // Certificate problems stop the node here, before it contends: a node that won the lease
+  // and then could not open its TLS listener would only hand the pair a failed takeover.
+  if (cfg_.listeners.stomp_ssl.port) {
+    auto tls = make_tls_context(cfg_.tls);
+    if (!tls) {
+      log::error("node", "cannot serve STOMP over TLS on {}: {}", cfg_.listeners.stomp_ssl.to_string(),
+                 tls.err().message);
+      return 2;
+    }
+    tls_ = std::move(tls.value());
+    log::info("node", "TLS ready: certificate {}, client certificates {}", cfg_.tls.cert_file,
+              cfg_.tls.ca_file.empty() ? "not requested" : "required, signed by " + cfg_.tls.ca_file);
+  }
   // The lease object exists before anything that reads it (status() on the HTTP threads);
   // it starts contending only at the end.
   auto lease_opts = lease_options_from(cfg_);
@@ -185,7 +200,12 @@ void node::activate(storage::epoch_t epoch) {
   core_->recover();
   core_->start();
   stomp_ = std::make_unique<stomp_server>(io_, *core_);
-  if (auto err = stomp_->listen(cfg_.listeners.stomp)) {
+  auto err = stomp_->listen(cfg_.listeners.stomp);
+  if (!err && tls_) {
+    err = stomp_->listen_tls(cfg_.listeners.stomp_ssl, *tls_,
+                             std::chrono::milliseconds(cfg_.tls.handshake_timeout_ms));
+  }
+  if (err) {
     log::error("node", "{}", err.message);
     deactivate(true);
     lease_->release();
@@ -198,8 +218,10 @@ void node::activate(storage::epoch_t epoch) {
     std::lock_guard lock(status_mu_);
     status_.last_recovery_ms = ms;
   }
-  set_role(role::active, epoch.value(), fmt::format("serving STOMP on {} ({:.0f} ms after winning the lease)",
-                                                    cfg_.listeners.stomp.to_string(), ms));
+  std::string where = cfg_.listeners.stomp.to_string();
+  if (tls_) where += " and STOMP over TLS on " + cfg_.listeners.stomp_ssl.to_string();
+  set_role(role::active, epoch.value(),
+           fmt::format("serving STOMP on {} ({:.0f} ms after winning the lease)", where, ms));
 }
 
 void node::deactivate(bool graceful) {

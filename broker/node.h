@@ -4,7 +4,8 @@
 // Roles (DESIGN §4):
 //   standby    contends for the lease; serves no wire endpoint (HTTP status only)
 //   activating won epoch N; recovering the journal
-//   active     STOMP endpoints open; the lease is renewed in the background
+//   active     STOMP endpoints open (plain, and TLS when listeners.stomp_ssl is set); the
+//              lease is renewed in the background
 //   fenced     lease lost: endpoints closed, connections dropped, journal abandoned without
 //              another write; then back to standby (or exit, ha.exit_on_fence)
 // Every transition is logged with the epoch and the reason, and shown in status().
@@ -32,6 +33,10 @@
 #include "storage/lease.h"
 #include "storage/store.h"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace tandem::broker {
 
 class broker;
@@ -49,6 +54,7 @@ struct node_status {
   std::int64_t role_since_ms = 0;  // wall clock, for people
   std::string reason;              // why the last transition happened
   std::string stomp_endpoint;
+  std::string stomp_ssl_endpoint;  // empty when listeners.stomp_ssl is off
   std::int64_t started_ms = 0;
   storage::lease_status lease;     // as this node last observed it
   std::size_t connections = 0;
@@ -97,6 +103,9 @@ class node {
   std::unique_ptr<stomp_server> stomp_;
   std::unique_ptr<http_server> http_;
   std::unique_ptr<ha_link> ha_;
+  // Built once at start (a bad certificate stops the node there); every TLS listener this
+  // node opens while active uses it.
+  std::unique_ptr<asio::ssl::context> tls_;
   int exit_code_ = 0;
   bool ha_listening_ = false;
 

@@ -27,37 +27,37 @@ stomp::limits limits_from(const config& cfg) {
 
 }  // namespace
 
-stomp_session::stomp_session(asio::ip::tcp::socket socket, broker& core, session_manager& manager,
-                             std::uint64_t id)
-    : socket_(std::move(socket)),
+stomp_session::stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id)
+    : stream_(std::move(stream)),
       core_(core),
       manager_(manager),
       id_(id),
       parser_(limits_from(core.cfg())),
-      send_timer_(socket_.get_executor()),
-      receive_timer_(socket_.get_executor()) {
+      send_timer_(stream_.get_executor()),
+      receive_timer_(stream_.get_executor()) {
+  remote_ = stream_.remote();
   std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 stomp_session::~stomp_session() = default;
 
 void stomp_session::start() {
-  log::debug("stomp", "session {} from {} opened", id_, remote_);
+  log::debug("stomp", "session {} from {} opened{}", id_, remote_, stream_.is_tls() ? " (TLS)" : "");
   do_read();
 }
 
 void stomp_session::do_read() {
   if (closing_ || closed_) return;
   auto buf = parser_.prepare(read_chunk);
-  socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
+  stream_.async_read_some(asio::buffer(buf.data(), buf.size()),
                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
     if (self->closed_) return;
     if (ec) {
       self->parser_.commit(0);
-      self->close(ec == asio::error::eof ? "client closed the connection" : ec.message());
+      // A TLS client that closes without close_notify reads as stream_truncated: same thing here.
+      const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      self->close(eof ? "client closed the connection" : ec.message());
       return;
     }
     self->parser_.commit(n);
@@ -96,7 +96,7 @@ void stomp_session::do_write() {
   out_.clear();
   write_in_flight_ = true;
   wrote_since_tick_ = true;
-  asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this()](std::error_code ec, std::size_t) {
+  stream_.async_write(asio::buffer(writing_), [self = shared_from_this()](std::error_code ec, std::size_t) {
     self->write_in_flight_ = false;
     if (self->closed_) return;
     if (ec) {
@@ -144,7 +144,7 @@ void stomp_session::fail(std::string message, const frame* cause, std::string de
 
 void stomp_session::close_soon(std::string reason) {
   closing_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] { self->close(reason); });
+  asio::post(stream_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] { self->close(reason); });
 }
 
 void stomp_session::close(std::string_view reason) {
@@ -153,11 +153,9 @@ void stomp_session::close(std::string_view reason) {
   closing_ = true;
   log::debug("stomp", "session {} from {} closed: {}", id_, remote_, reason);
   detach_all();
-  std::error_code ignored;
   send_timer_.cancel();
   receive_timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   manager_.remove(id_);
 }
 

@@ -2,9 +2,10 @@
 // One STOMP client connection: reads frames, turns them into broker-core calls, and writes
 // MESSAGE, RECEIPT and ERROR frames back.
 //
-// Ownership: the session owns its socket; it keeps itself alive with shared_from_this()
-// captured in every pending operation, and the session_manager holds it so stop_all() can
-// close every connection. One read loop; one write in flight, frames queued behind it.
+// Ownership: the session owns its stream (a TCP socket, or TLS over one: session_stream.h);
+// it keeps itself alive with shared_from_this() captured in every pending operation, and the
+// session_manager holds it so stop_all() can close every connection. One read loop; one write
+// in flight, frames queued behind it.
 //
 // Receipts are sent in the order of the frames that asked for them, each only once what it
 // acknowledges is done (a persistent SEND: once its record is durable). So a client that has
@@ -13,7 +14,6 @@
 // Bad input (malformed frame, unknown command, missing header, limit exceeded) gets an ERROR
 // frame naming the problem, and then the connection is closed.
 
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
@@ -25,6 +25,7 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/session_stream.h"
 #include "broker/subscription.h"
 #include "stomp/frame.h"
 #include "stomp/parser.h"
@@ -35,7 +36,7 @@ class session_manager;
 
 class stomp_session : public std::enable_shared_from_this<stomp_session>, public delivery_sink {
  public:
-  stomp_session(asio::ip::tcp::socket socket, broker& core, session_manager& manager, std::uint64_t id);
+  stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id);
   ~stomp_session() override;
   stomp_session(const stomp_session&) = delete;
   stomp_session& operator=(const stomp_session&) = delete;
@@ -88,7 +89,7 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   // The subscription holding delivery `ack_id`, or holding a message with this message-id.
   subscription* find_delivery(const frame& f, std::uint64_t& ack_id);
 
-  asio::ip::tcp::socket socket_;
+  session_stream stream_;
   broker& core_;
   session_manager& manager_;
   const std::uint64_t id_;

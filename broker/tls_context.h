@@ -1,0 +1,28 @@
+#pragma once
+// The server side of STOMP over TLS (listeners.stomp_ssl): one OpenSSL context per node,
+// built once at start from the tls.* configuration keys.
+//
+// Policy: TLS 1.2 and newer only; the certificate chain and key from tls.cert_file and
+// tls.key_file (PEM; an encrypted key is refused rather than prompting on a terminal); with
+// tls.ca_file, every client must present a certificate that CA signed, or the handshake fails.
+//
+// Errors name the file and the reason ("tls.key_file '/etc/tandem/key.pem': not a PEM private
+// key (...)", "... does not match the certificate in ..."), so a node with a bad file stops at
+// start with a message an operator can act on instead of failing every handshake later.
+//
+// Threading: the context is built on the node's thread and then only read by the handshakes
+// that run on the node's event loop; it must outlive every TLS stream made from it.
+
+#include <asio/ssl/context.hpp>
+
+#include <memory>
+
+#include "broker/config.h"
+#include "common/result.h"
+
+namespace tandem::broker {
+
+// REQUIRES: cfg.cert_file and cfg.key_file are set (the configuration checks this).
+result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t& cfg);
+
+}  // namespace tandem::broker
