@@ -127,11 +127,29 @@ TEST_CASE("keys left out take their documented defaults", "[config]") {
 // deploy/local/node-1.yaml says it shows every optional key with its default value; this keeps
 // that true when a default in config.h changes.
 TEST_CASE("the local example config is valid and spells out the defaults", "[config]") {
-  auto repo = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "..";
-  config c = load_config((repo / "deploy" / "local" / "node-1.yaml").string());
+  auto repo = std::filesystem::canonical(std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "..");
+  // Its tls.* files are made by scripts/run-local.sh under .tandem-local/tls/, relative to the
+  // directory the broker starts in: read it from a scratch directory that has stand-ins.
+  auto previous = std::filesystem::current_path();
+  auto scratch = std::filesystem::temp_directory_path() / ("tandem-config-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(scratch / ".tandem-local" / "tls");
+  for (const char* f : {"server.pem", "server.key", "ca.pem"}) std::ofstream(scratch / ".tandem-local" / "tls" / f) << "x";
+  std::filesystem::current_path(scratch);
+  config c;
+  try {
+    c = load_config((repo / "deploy" / "local" / "node-1.yaml").string());
+  } catch (...) {
+    std::filesystem::current_path(previous);
+    std::filesystem::remove_all(scratch);
+    throw;
+  }
+  std::filesystem::current_path(previous);
+  std::filesystem::remove_all(scratch);
   config d;
   CHECK(c.node.name == "node-1");
   CHECK(c.listeners.stomp.to_string() == "127.0.0.1:61613");
+  CHECK(c.listeners.stomp_ssl.to_string() == "127.0.0.1:61614");
+  CHECK(c.tls.handshake_timeout_ms == d.tls.handshake_timeout_ms);
   CHECK(c.storage.segment_bytes == d.storage.segment_bytes);
   CHECK(c.storage.max_bytes == d.storage.max_bytes);
   CHECK(c.storage.checkpoint_every_bytes == d.storage.checkpoint_every_bytes);
@@ -183,7 +201,7 @@ TEST_CASE("a bad size names the file, line, key and value", "[config]") {
 
 TEST_CASE("an unknown key is refused with the valid ones listed", "[config]") {
   CHECK(error_of(lines({"node:", "  name: node-1", "listners:", "  stomp: 127.0.0.1:61613"})) ==
-        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, ha, limits, "
+        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, ha, limits, "
         "stomp, delivery, log)");
   CHECK(error_of(minimal + "storage:\n") == "node-1.yaml:7: storage: duplicate key (first given on line 3)");
   CHECK(error_of(lines({"node:", "  name: node-1", "  zone: a"})) ==
