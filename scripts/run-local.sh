@@ -11,6 +11,11 @@
 # active and opens its STOMP port, the other stands by. The script supervises both like a
 # service manager would: kill a node (kill -9 its PID, as in a switchover drill) and the other
 # takes over, while the killed one is started again and comes back as the standby.
+#
+# Each node also serves STOMP over TLS (listeners.stomp_ssl). The first run makes a local CA
+# and a server certificate for 127.0.0.1 and localhost in .tandem-local/tls/ with the openssl
+# tool; clients verify the broker with .tandem-local/tls/ca.pem. Delete that directory to get
+# new ones.
 set -euo pipefail
 repo="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 repo="$(cd "$repo" && pwd)"
@@ -18,12 +23,14 @@ cd "$repo"
 
 BROKER="$repo/build/broker/tandem-broker"
 STATE_DIR="$repo/.tandem-local"
+TLS_DIR="$STATE_DIR/tls"   # the deploy/local configs name tls.cert_file and tls.key_file here
 START_TIMEOUT_S=30   # journal recovery counts here, so be generous
 STOP_TIMEOUT_S=15    # after SIGTERM, before SIGKILL
 
 declare -A node_pid=()      # node name -> broker PID
 declare -A node_address=()  # node name -> host:port of its STOMP listener
 declare -A node_http=()     # node name -> host:port of its HTTP listener
+declare -A node_ssl=()      # node name -> host:port of its STOMP-over-TLS listener ("" if none)
 
 die() { echo "run-local: error: $*" >&2; exit 1; }
 
@@ -43,7 +50,37 @@ http_address_of() {
        inside && $1 == "http:" { gsub(/["\047]/, "", $2); print $2; exit }' "$1"
 }
 
+# listeners.stomp_ssl of a config file ("" when absent).
+stomp_ssl_address_of() {
+  awk '/^listeners:/ { inside = 1; next }
+       /^[^[:space:]#]/ { inside = 0 }
+       inside && $1 == "stomp_ssl:" { gsub(/["\047]/, "", $2); print $2; exit }' "$1"
+}
+
 port_of() { echo "${1##*:}"; }
+
+# A local CA and a server certificate signed by it, for the TLS listeners of both nodes; made
+# once and kept, so clients that trust ca.pem keep working across runs.
+make_tls_files() {
+  [[ -s $TLS_DIR/ca.pem && -s $TLS_DIR/server.pem && -s $TLS_DIR/server.key ]] && return 0
+  command -v openssl >/dev/null || die "openssl is needed to make the local TLS certificates; run: sudo bash scripts/install-deps.sh"
+  echo "run-local: making a local CA and a server certificate in $TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  local ec=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256)
+  openssl genpkey "${ec[@]}" -out "$TLS_DIR/ca.key" 2>/dev/null
+  openssl req -x509 -new -key "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" -days 825 \
+    -subj "/CN=Tandem local CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign"
+  openssl genpkey "${ec[@]}" -out "$TLS_DIR/server.key" 2>/dev/null
+  openssl req -new -key "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" -subj "/CN=tandem-local"
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > "$TLS_DIR/server.ext"
+  openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -out "$TLS_DIR/server.pem" -days 825 -extfile "$TLS_DIR/server.ext" 2>/dev/null
+  rm -f "$TLS_DIR/server.csr" "$TLS_DIR/server.ext"
+  chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+}
 
 # "127.0.0.1" for a wildcard host, so the printed endpoint is one a local client can dial.
 client_address_of() {
@@ -68,7 +105,9 @@ start_node() {
   address=$(stomp_address_of "$config")
   [[ -n $address ]] || die "$config has no listeners.stomp"
   local port
-  for port in $(port_of "$address") $(port_of "$(http_address_of "$config")"); do
+  local ssl_address
+  ssl_address=$(stomp_ssl_address_of "$config")
+  for port in $(port_of "$address") $(port_of "$(http_address_of "$config")") ${ssl_address:+$(port_of "$ssl_address")}; do
     if port_in_use "$port"; then
       echo "run-local: error: port $port (a listener of $name in $config) is already in use:" >&2
       ss -Hltnp "sport = :$port" >&2 || true
@@ -83,6 +122,7 @@ start_node() {
   node_pid[$name]=$!
   node_address[$name]=$address
   node_http[$name]=$(http_address_of "$config")
+  node_ssl[$name]=$ssl_address
 }
 
 # stop_all: SIGTERM to every node still running, then SIGKILL after STOP_TIMEOUT_S.
@@ -144,6 +184,7 @@ bash scripts/build.sh
 [[ -x $BROKER ]] || die "the build produced no broker executable at $BROKER"
 command -v ss >/dev/null || die "ss (iproute2) is needed to check ports; run: sudo bash scripts/install-deps.sh"
 mkdir -p "$STATE_DIR"
+make_tls_files
 
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM HUP
@@ -157,6 +198,17 @@ if ! serving=$(wait_until_serving); then
   die "no node started serving (timeout ${START_TIMEOUT_S}s); see the logs in $STATE_DIR/"
 fi
 ep1="stomp://$(client_address_of "${node_address[node-1]}")"
+# The TLS endpoints, and the CA a client needs to verify them (none printed when a config has
+# no listeners.stomp_ssl).
+tls_lines() {
+  local name eps=()
+  for name in node-1 node-2; do
+    [[ -n ${node_ssl[$name]} ]] && eps+=("stomp+ssl://$(client_address_of "${node_ssl[$name]}")")
+  done
+  ((${#eps[@]})) || return 0
+  echo "    TLS:     ${eps[*]}"
+  echo "             failover:($(IFS=,; echo "${eps[*]}"))   CA: $TLS_DIR/ca.pem"
+}
 ep2="stomp://$(client_address_of "${node_address[node-2]}")"
 cat <<MSG
 
@@ -164,6 +216,7 @@ cat <<MSG
     node-1:  $ep1   http://${node_http[node-1]}/api/v1/status   (pid ${node_pid[node-1]})
     node-2:  $ep2   http://${node_http[node-2]}/api/v1/status   (pid ${node_pid[node-2]})
     clients: failover:($ep1,$ep2)
+$(tls_lines)
     state and logs: $STATE_DIR/
   Try: kill -9 the active's pid (the other takes over, the killed one returns as standby),
        or a graceful switchover: curl -d '' http://${node_http[$serving]}/api/v1/switchover
