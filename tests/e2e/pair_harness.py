@@ -69,7 +69,10 @@ def port_open(port):
 class Node(th.Broker):
     """One node of the pair. `storage` is {"path": dir} or {"url": "nfs://..."}."""
 
-    def __init__(self, workdir, name, storage, ha=None, extra=None, binary=None, ports=None):
+    def __init__(self, workdir, name, storage, ha=None, extra=None, binary=None, ports=None,
+                 tls=None, ssl_port=None):
+        """`tls`: the node's tls section ({"cert_file": ..., "key_file": ...}); with it the node
+        also serves STOMP over TLS on `ssl_port` (self.ssl_port)."""
         stomp_port, self.http_port, self.ha_port = ports or distinct_free_ports(3)
         self._binary = binary
         overrides = {
@@ -86,6 +89,11 @@ class Node(th.Broker):
         self.config["listeners"]["stomp"] = f"{self.host}:{stomp_port}"
         self.config["storage"] = dict(storage)
         th._deep_merge(self.config["storage"], (extra or {}).get("storage", {}))
+        self.ssl_port = None
+        if tls is not None:
+            self.ssl_port = ssl_port or th.free_port()
+            self.config["listeners"]["stomp_ssl"] = f"{self.host}:{self.ssl_port}"
+            self.config["tls"] = dict(tls)
         with open(self.config_path, "w") as f:
             f.write(th.to_yaml(self.config) + "\n")
         self.name = name
@@ -128,6 +136,9 @@ class Node(th.Broker):
     def stomp_open(self):
         return port_open(self.port)
 
+    def stomp_ssl_open(self):
+        return self.ssl_port is not None and port_open(self.ssl_port)
+
     def is_active(self):
         """Active by its own status and accepting STOMP connections."""
         return self.running() and not self.stopped and self.role() == "active" and self.stomp_open()
@@ -155,9 +166,10 @@ class Node(th.Broker):
 
 
 class Pair:
-    """Two nodes on one storage. `storage` defaults to a shared directory under `workdir`."""
+    """Two nodes on one storage. `storage` defaults to a shared directory under `workdir`.
+    `tls` (a tls config section) makes both nodes serve STOMP over TLS too (Node.ssl_port)."""
 
-    def __init__(self, workdir, storage=None, ha=None, extra=None, binary=None):
+    def __init__(self, workdir, storage=None, ha=None, extra=None, binary=None, tls=None):
         workdir = str(workdir)
         if storage is None:
             shared = os.path.join(workdir, "shared")
@@ -165,12 +177,12 @@ class Pair:
             storage = {"path": shared}
         self.storage = storage
         self.nodes = []
-        ports = distinct_free_ports(6)
+        ports = distinct_free_ports(8)  # stomp, http, ha for each node, then their stomp_ssl
         for i in (1, 2):
             d = os.path.join(workdir, f"node-{i}")
             os.makedirs(d, exist_ok=True)
             self.nodes.append(Node(d, f"node-{i}", storage, ha, extra, binary,
-                                   ports[3 * (i - 1):3 * i]))
+                                   ports[3 * (i - 1):3 * i], tls=tls, ssl_port=ports[5 + i]))
 
     def start(self, timeout=th.START_TIMEOUT):
         """Starts both processes at once (neither waits for the other)."""
