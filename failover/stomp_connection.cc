@@ -11,32 +11,11 @@ namespace tandem::failover {
 
 namespace {
 
-class category_impl : public std::error_category {
- public:
-  const char* name() const noexcept override { return "failover"; }
-  std::string message(int c) const override {
-    switch (static_cast<errc>(c)) {
-      case errc::timed_out: return "timed out";
-      case errc::broker_error: return "broker sent ERROR";
-      case errc::connection_closed: return "connection closed by broker";
-      case errc::protocol_error: return "protocol error";
-      case errc::not_connected: return "not connected";
-    }
-    return "unknown failover error";
-  }
-};
-
 // Big enough for a dozen 1 KiB messages per read, small enough that thousands of idle
 // connections (tandem-bench connections) do not each pin a large buffer.
 constexpr std::size_t read_chunk = 16 * 1024;
 
 }  // namespace
-
-const std::error_category& failover_category() {
-  static const category_impl instance;
-  return instance;
-}
-std::error_code make_error_code(errc e) { return {static_cast<int>(e), failover_category()}; }
 
 stomp_connection::stomp_connection()
     : owned_io_(std::make_unique<asio::io_context>()), io_(*owned_io_), socket_(io_) {}

@@ -38,20 +38,12 @@
 #include <asio.hpp>
 
 #include "common/result.h"
+#include "failover/errors.h"
 #include "stomp/frame.h"
 #include "stomp/parser.h"
 
 namespace tandem::failover {
 
-enum class errc {
-  timed_out = 1,      // no answer before the deadline
-  broker_error,       // the broker sent ERROR; message() carries its `message` header
-  connection_closed,  // the broker closed the connection
-  protocol_error,     // the broker sent something that is not valid STOMP for this state
-  not_connected,      // call made before connect() succeeded or after disconnect()
-};
-const std::error_category& failover_category();
-std::error_code make_error_code(errc e);
 
 using headers = std::vector<std::pair<std::string, std::string>>;
 using clock = std::chrono::steady_clock;
@@ -147,8 +139,3 @@ class stomp_connection {
 };
 
 }  // namespace tandem::failover
-
-namespace std {
-template <>
-struct is_error_code_enum<tandem::failover::errc> : true_type {};
-}  // namespace std
