@@ -1,6 +1,12 @@
 // tandem-bench: drives a broker over STOMP and prints throughput and latency figures.
 //
-//   tandem-bench [--host H] [--port P] WORKLOAD [options]
+//   tandem-bench [--uri URI | --host H --port P] WORKLOAD [options]
+//
+// URI is any form the failover library takes (failover/uri.h): stomp://H:P, stomp+ssl://H:P,
+// failover:(stomp://a:P,stomp://b:P)?OPTIONS; --host/--port is the shortcut for stomp://H:P.
+// Every workload but connections and probe runs through failover::client and reports what
+// happened during switchovers (reconnects, re-sent sends, redeliveries, the longest gap between
+// receipts or deliveries); the events themselves are printed on stderr as they happen.
 //
 // Workloads (the project's performance targets):
 //   latency|single  one producer, persistent messages, waits for each receipt       (a)
@@ -34,8 +40,11 @@ int main(int argc, char** argv) {
 
   CLI::App app{"tandem-bench: STOMP throughput and latency against a Tandem broker"};
   app.require_subcommand(1);
-  app.add_option("--host", o.host, "broker host")->capture_default_str();
-  app.add_option("--port", o.port, "broker STOMP port")->capture_default_str();
+  app.add_option("--uri", o.uri,
+                 "stomp://H:P, stomp+ssl://H:P?caFile=..., failover:(stomp://a:P,stomp://b:P)?... "
+                 "(default: stomp://HOST:PORT)");
+  app.add_option("--host", o.host, "broker host (without --uri)")->capture_default_str();
+  app.add_option("--port", o.port, "broker STOMP port (without --uri)")->capture_default_str();
   app.add_option("--login", o.login, "STOMP login");
   app.add_option("--passcode", o.passcode, "STOMP passcode");
 
@@ -48,13 +57,14 @@ int main(int argc, char** argv) {
     sub->add_option("--producers", o.producers, "producers workload: connections")->capture_default_str();
     sub->add_option("--subscribers", o.subscribers, "fanout: subscribers")->capture_default_str();
     sub->add_option("--prefetch", o.prefetch, "drain: activemq.prefetchSize (default: broker's)");
-    sub->add_option("--window", o.window, "fanout: a receipt every N messages")->capture_default_str();
+    sub->add_option("--window", o.window,
+                    "stream/fill/fanout: at most N sends without a receipt (default 10000 stream, 1000 fanout)");
     sub->add_option("--hold", o.hold_s, "connections: seconds to hold them")->capture_default_str();
     sub->add_option("--timeout-ms", o.timeout_ms, "bound for each receipt/message wait")->capture_default_str();
     sub->add_flag("--non-persistent", non_persistent, "send without persistent:true");
     sub->add_flag("--json", json, "print one JSON object line");
     sub->add_flag("--progress", progress, "live progress line on stderr even when it is not a terminal");
-    sub->add_flag("--quiet", quiet, "no progress line");
+    sub->add_flag("--quiet", quiet, "no progress line, no switchover events on stderr");
     // Global options are accepted after the workload name too.
     sub->fallthrough();
   };
@@ -81,6 +91,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   o.persistent = !non_persistent;
+  o.quiet = quiet;
   o.progress = !quiet && !json && (progress || ::isatty(STDERR_FILENO));
   const std::string name = app.get_subcommands().front()->get_name();
 

@@ -96,7 +96,9 @@ void report::print(bool json) const {
     if (has_latency)
       std::printf("latency ms  median %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (%s)\n", latency.median_ms,
                   latency.p99_ms, latency.p999_ms, latency.max_ms, latency_label.c_str());
-    for (const auto& [k, v] : extra) std::printf("%-11s %s\n", k.c_str(), v.c_str());
+    int width = 11;  // the labels above
+    for (const auto& [k, v] : extra) width = std::max(width, static_cast<int>(k.size()));
+    for (const auto& [k, v] : extra) std::printf("%-*s %s\n", width, k.c_str(), v.c_str());
   }
   std::fflush(stdout);
 }

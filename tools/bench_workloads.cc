@@ -1,6 +1,5 @@
 #include "tools/bench_workloads.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,13 +11,12 @@
 
 #include <fmt/format.h>
 
-#include "failover/stomp_connection.h"
+#include "tools/bench_client.h"
 
 namespace tandem::bench {
 
 namespace {
 
-using failover::stomp_connection;
 using std::chrono::milliseconds;
 
 // The first error any thread met; the others stop at their next check.
@@ -40,16 +38,6 @@ class first_error {
   error error_;
 };
 
-failover::connect_options connect_options(const options& o) {
-  failover::connect_options c;
-  c.login = o.login;
-  c.passcode = o.passcode;
-  c.timeout = milliseconds(o.timeout_ms);
-  return c;
-}
-
-error connect(stomp_connection& c, const options& o) { return c.connect(o.host, o.port, connect_options(o)); }
-
 failover::headers send_headers(const options& o) {
   failover::headers h;
   if (o.persistent) h.emplace_back("persistent", "true");
@@ -64,6 +52,9 @@ std::string describe_send(const options& o) {
   return fmt::format("{} {} B to {}", o.persistent ? "persistent" : "non-persistent", o.size, queue_or(o, "queue"));
 }
 
+// Events on stderr unless the user asked for silence; --json alone keeps them (stdout is clean).
+bool print_events(const options& o) { return !o.quiet; }
+
 }  // namespace
 
 result<report> run_producers(const options& o, const std::string& name) {
@@ -73,8 +64,11 @@ result<report> run_producers(const options& o, const std::string& name) {
   const std::string body(o.size, 'x');
   const auto hdrs = send_headers(o);
   const milliseconds timeout(o.timeout_ms);
+  auto copts = client_options(o);
+  if (!copts) return copts.err();
 
   first_error failure;
+  switchover_log log(print_events(o));
   progress_meter progress(o.progress);
   std::latch ready(n);  // connected and warmed up
   std::latch go(1);
@@ -87,26 +81,36 @@ result<report> run_producers(const options& o, const std::string& name) {
     threads.emplace_back([&, p] {
       // --count is the total across producers; the first ones take the remainder.
       const std::uint64_t mine = o.duration_s > 0 ? UINT64_MAX : total / n + (p < static_cast<int>(total % n));
-      stomp_connection c;
-      bool ok = true;
-      if (auto e = connect(c, o)) failure.record(e), ok = false;
+      auto c = log.open(*copts, fmt::format("producer {}", p + 1), timeout);
+      bool ok = static_cast<bool>(c);
+      if (!c) failure.record(c.err());
       for (std::uint64_t i = 0; ok && i < o.warmup; ++i)
-        if (auto e = c.send(destination, body, hdrs, true, timeout)) failure.record(e), ok = false;
+        if (auto e = (*c)->send(destination, body, hdrs)) failure.record(e), ok = false;
       ready.count_down();
       go.wait();
       if (o.duration_s == 0 && mine < 1'000'000'000) samples[p].reserve(mine);
+      gap_clock gaps;
+      gaps.tick();
       for (std::uint64_t i = 0; ok && i < mine && !failure.failed(); ++i) {
         const auto t = clock::now();
         if (deadline && t >= *deadline) break;
-        if (auto e = c.send(destination, body, hdrs, true, timeout)) {
+        // Blocks until the receipt; during a switchover that includes the reconnect and the
+        // re-send (bounded by the URI's `timeout` while disconnected).
+        if (auto e = (*c)->send(destination, body, hdrs)) {
           failure.record(e);
           break;
         }
-        samples[p].add(clock::now() - t);
+        const auto now = clock::now();
+        samples[p].add(now - t);
+        gaps.tick();
         progress.add();
       }
       finished[p] = clock::now();
-      if (ok && !failure.failed()) c.disconnect(timeout);
+      log.add_gap(gaps.max());
+      if (c) {
+        log.collect(**c);
+        (*c)->close();
+      }
     });
   }
   ready.wait();
@@ -130,6 +134,8 @@ result<report> run_producers(const options& o, const std::string& name) {
   r.latency = all.summarize();
   r.extra.emplace_back("producers", std::to_string(n));
   r.extra.emplace_back("size", std::to_string(o.size));
+  r.extra.emplace_back("uri", effective_uri(o));
+  log.add_to(r, "receipts");
   return r;
 }
 
@@ -139,40 +145,50 @@ result<report> run_stream(const options& o, const std::string& name) {
   const std::string body(o.size, 'x');
   const auto hdrs = send_headers(o);
   const milliseconds timeout(o.timeout_ms);
+  auto copts = client_options(o);
+  if (!copts) return copts.err();
 
-  stomp_connection c;
-  if (auto e = connect(c, o)) return e;
-  for (std::uint64_t i = 0; i < o.warmup; ++i) {
-    auto id = c.send_async(destination, body, hdrs, i + 1 == o.warmup);
-    if (!id) return id.err();
-    if (i + 1 == o.warmup)
-      if (auto e = c.wait_receipt(*id, timeout)) return e;
-  }
+  // The library asks a receipt for every send (that is how it knows what to re-send after a
+  // switchover); the window bounds how many are unanswered at once. Both outlive the client,
+  // whose close() completes what is still pending.
+  receipt_window window(o.window ? o.window : 10000);
+  gap_clock gaps;  // touched only by completions, on the client's thread
+  switchover_log log(print_events(o));
+  auto c = log.open(*copts, name, timeout);
+  if (!c) return c.err();
+  auto& client = **c;
+  for (std::uint64_t i = 0; i < o.warmup; ++i) client.send_async(destination, body, hdrs);
+  if (auto e = client.wait_for_receipts(timeout)) return error{e.code, "warm-up: " + e.message};
+
   progress_meter progress(o.progress);
   progress.start(name);
   const auto t0 = clock::now();
-  std::string last;
   for (std::uint64_t i = 0; i < count; ++i) {
-    auto id = c.send_async(destination, body, hdrs, i + 1 == count);
-    if (!id) return id.err();
-    last = *id;
+    if (auto e = window.acquire(timeout)) return e;
+    client.send_async(destination, body, hdrs, [&](error e) {
+      gaps.tick();
+      window.release(e);
+    });
     progress.add();
   }
-  if (auto e = c.flush()) return e;
   const auto written = clock::now();
-  if (auto e = c.wait_receipt(last, timeout)) return error{e.code, "final receipt: " + e.message};
+  if (auto e = client.wait_for_receipts(timeout)) return error{e.code, "final receipts: " + e.message};
   const auto t1 = clock::now();
   progress.stop();
-  c.disconnect(timeout);
+  log.add_gap(gaps.max());
+  log.collect(client);
+  client.close();
 
   report r;
   r.workload = name;
-  r.description = fmt::format("{} pipelined, final receipt proves all durable", describe_send(o));
+  r.description = fmt::format("{} pipelined, receipt each, timed to the last receipt", describe_send(o));
   r.messages = count;
   r.seconds = seconds_between(t0, t1);
   r.extra.emplace_back("written_s", fmt::format("{:.3f}", seconds_between(t0, written)));
   r.extra.emplace_back("size", std::to_string(o.size));
   r.extra.emplace_back("destination", destination);
+  r.extra.emplace_back("uri", effective_uri(o));
+  log.add_to(r, "receipts");
   return r;
 }
 
@@ -180,21 +196,26 @@ result<report> run_drain(const options& o) {
   const std::uint64_t count = o.count ? o.count : 50000;
   const std::string destination = queue_or(o, "queue");
   const milliseconds timeout(o.timeout_ms);
+  auto copts = client_options(o);
+  if (!copts) return copts.err();
 
-  stomp_connection c;
-  if (auto e = connect(c, o)) return e;
-  failover::headers sub_headers;
-  if (o.prefetch > 0) sub_headers.emplace_back("activemq.prefetchSize", std::to_string(o.prefetch));
+  switchover_log log(print_events(o));
+  auto c = log.open(*copts, "drain", timeout);
+  if (!c) return c.err();
+  auto& client = **c;
+  failover::subscription_spec spec{.id = "bench-drain", .destination = destination, .ack = "client-individual", .extra = {}};
+  if (o.prefetch > 0) spec.extra.emplace_back("activemq.prefetchSize", std::to_string(o.prefetch));
   progress_meter progress(o.progress);
   progress.start("drain");
   auto t0 = clock::now();
-  if (auto e = c.subscribe("bench-drain", destination, "client-individual", sub_headers)) return e;
+  if (auto e = client.subscribe(spec)) return e;
   latency_samples gaps;
   gaps.reserve(count);
   auto last = t0;
   std::uint64_t bytes = 0;
-  for (std::uint64_t i = 0; i < o.warmup + count; ++i) {
-    auto m = c.receive(timeout);
+  std::uint64_t stale = 0;
+  for (std::uint64_t i = 0; i < o.warmup + count;) {
+    auto m = client.receive(timeout);
     if (!m) {
       return error{m.code(), fmt::format("received {} of {} messages from {}: {}{}", i, o.warmup + count, destination,
                                          m.err().message, i == 0 ? " (is the queue filled? run fill first)" : "")};
@@ -203,14 +224,27 @@ result<report> run_drain(const options& o) {
     if (i == o.warmup) t0 = last;  // timing starts after the warm-up messages
     if (i >= o.warmup) gaps.add(now - last);
     last = now;
-    bytes += m->body.size();
-    if (auto e = c.ack(*m)) return e;
+    if (auto e = client.ack(*m)) {
+      // Delivered on a connection lost since: the ACK was not sent and the broker delivers the
+      // message again (redelivered), so it is counted then.
+      if (e.code == failover::errc::stale_message) {
+        ++stale;
+        continue;
+      }
+      return e;
+    }
+    bytes += m->body().size();
+    ++i;
     progress.add();
   }
-  // The DISCONNECT receipt comes after the broker has handled every ACK before it.
-  if (auto e = c.disconnect(timeout)) return error{e.code, "disconnect: " + e.message};
+  // The UNSUBSCRIBE receipt comes after the broker has handled every ACK before it.
+  if (auto e = client.unsubscribe(spec.id)) return error{e.code, "unsubscribe: " + e.message};
   const auto t1 = clock::now();
   progress.stop();
+  latency_samples::summary summary = gaps.summarize();
+  log.add_gap(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::milli>(summary.max_ms)));
+  log.collect(client);
+  client.close();
 
   report r;
   r.workload = "drain";
@@ -219,8 +253,10 @@ result<report> run_drain(const options& o) {
   r.seconds = seconds_between(t0, t1);
   r.has_latency = true;
   r.latency_label = "gap between receives";
-  r.latency = gaps.summarize();
+  r.latency = summary;
   r.extra.emplace_back("bytes", std::to_string(bytes));
+  r.extra.emplace_back("uri", effective_uri(o));
+  log.add_to(r, "deliveries");
   return r;
 }
 

@@ -1,7 +1,13 @@
 #pragma once
-// The workloads tandem-bench runs against a broker over STOMP. Each opens its own connections
-// (failover::stomp_connection, one per thread), runs to completion and returns its figures, or
-// the first error any connection met (an ERROR frame, a receipt that never came).
+// The workloads tandem-bench runs against a broker over STOMP. Each opens its own connections,
+// runs to completion and returns its figures, or the first error any connection met (an ERROR
+// frame, a receipt that never came).
+//
+// latency, producers, stream, fill, drain and fanout go through the failover library
+// (failover::client, one per producer/consumer: tools/bench_client.h), so they run unchanged
+// against a pair with a failover URI and report what happened during switchovers.
+// connections and probe speak plain STOMP with failover::stomp_connection: 10,000 idle sockets
+// must not cost 10,000 threads, and a restart probe must not wait for a reconnect backoff.
 
 #include <cstdint>
 #include <string>
@@ -12,6 +18,7 @@
 namespace tandem::bench {
 
 struct options {
+  std::string uri;             // stomp://, stomp+ssl://, failover:(...); empty: stomp://host:port
   std::string host = "127.0.0.1";
   std::uint16_t port = 61613;
   std::string login;
@@ -25,10 +32,12 @@ struct options {
   int producers = 8;
   int subscribers = 8;
   int prefetch = 0;            // activemq.prefetchSize on SUBSCRIBE; 0: broker default
-  std::uint64_t window = 1000; // fanout: producer waits for a receipt every this many messages
+  std::uint64_t window = 0;    // stream/fill/fanout: at most this many sends without a receipt
+                               // (0: the workload's default, 10000 for stream/fill, 1000 for fanout)
   double hold_s = 10;          // connections: how long to hold them open
   int timeout_ms = 30000;      // per receipt / message wait
   bool progress = false;
+  bool quiet = false;          // no progress line, no switchover events on stderr
 };
 
 // (a)/(b): `producers` connections, each sending and waiting for a receipt per message.
@@ -39,9 +48,11 @@ result<report> run_stream(const options& o, const std::string& name);
 result<report> run_drain(const options& o);
 // 1 producer, `subscribers` topic subscribers; delivered messages per second.
 result<report> run_fanout(const options& o);
-// Opens `count` idle STOMP connections, holds them, checks they still answer.
+// Opens `count` idle STOMP connections, holds them, checks they still answer (plain STOMP to the
+// first endpoint of the URI that accepts; no TLS).
 result<report> run_connections(const options& o);
-// Retries CONNECT + DISCONNECT-receipt until it succeeds (restart-time measurement).
+// Retries CONNECT + DISCONNECT-receipt until it succeeds (restart-time measurement), trying
+// every endpoint of the URI in turn (plain STOMP; no TLS).
 result<report> run_probe(const options& o);
 
 }  // namespace tandem::bench
