@@ -184,14 +184,14 @@ TEST_CASE("priority endpoints come first in every pass, in their own order", "[p
   }
 }
 
-TEST_CASE("the endpoint just lost is tried last in the first pass only", "[policy]") {
+TEST_CASE("the endpoint just lost is tried last in every pass of its episode", "[policy]") {
   auto o = endpoints(3);
   o.initial_reconnect_delay = milliseconds(10);
   reconnect_policy p(o, constant(0.0));
   p.begin(std::size_t{0});
   CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
-  CHECK(pass(p, 3) == std::vector<std::size_t>{0, 1, 2});
-  CHECK(pass(p, 3) == std::vector<std::size_t>{0, 1, 2});
+  CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
+  CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
 
   SECTION("a new episode starts over with its own lost endpoint and no wait") {
     p.begin(std::size_t{1});
@@ -199,13 +199,44 @@ TEST_CASE("the endpoint just lost is tried last in the first pass only", "[polic
     CHECK(pass(p, 3, &first) == std::vector<std::size_t>{0, 2, 1});
     CHECK(first == milliseconds(0));
     milliseconds second{-1};
-    CHECK(pass(p, 3, &second) == std::vector<std::size_t>{0, 1, 2});
+    CHECK(pass(p, 3, &second) == std::vector<std::size_t>{0, 2, 1});
     CHECK(second == milliseconds(10));  // the backoff starts over too
   }
-  SECTION("a lost priority endpoint is still tried last in the first pass") {
+  SECTION("the first connection demotes nothing") {
+    p.begin(std::nullopt);
+    CHECK(pass(p, 3) == std::vector<std::size_t>{0, 1, 2});
+  }
+  SECTION("a lost priority endpoint is still tried last") {
     o.priority_uris = {o.endpoints[0]};
     p.begin(std::size_t{0});
     CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
+  }
+}
+
+TEST_CASE("an endpoint demoted for a connect timeout is tried after the others from the next pass on",
+          "[policy]") {
+  auto o = endpoints(3);
+  reconnect_policy p(o, constant(0.0));
+  SECTION("at startup") {
+    p.begin(std::nullopt);
+    CHECK(p.next()->endpoint == 0);
+    p.demote(0);  // the attempt at 0 timed out
+    CHECK(p.next()->endpoint == 1);  // the pass in progress keeps its order
+    CHECK(p.next()->endpoint == 2);
+    CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
+    CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
+  }
+  SECTION("after the lost endpoint, in the order demoted") {
+    p.begin(std::size_t{2});
+    CHECK(pass(p, 3) == std::vector<std::size_t>{0, 1, 2});
+    p.demote(0);
+    p.demote(0);  // twice is once
+    CHECK(pass(p, 3) == std::vector<std::size_t>{1, 2, 0});
+  }
+  SECTION("a new episode forgets demotions") {
+    p.begin(std::nullopt);
+    p.demote(1);
+    p.begin(std::nullopt);
     CHECK(pass(p, 3) == std::vector<std::size_t>{0, 1, 2});
   }
 }
