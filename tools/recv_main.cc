@@ -131,7 +131,6 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : cli::exit_usage;
   }
 
-  cli::install_stop_signals();
   int code = cli::exit_ok;
   auto adjust = [&](failover::failover_options& o) -> error {
     if (!a.client_id.empty()) o.client_id = a.client_id;
@@ -142,6 +141,8 @@ int main(int argc, char** argv) {
   };
   auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), adjust, code);
   if (!client) return code;
+  // Only now: while connecting, SIGINT/SIGTERM end the program at once (the default action).
+  cli::install_stop_signals();
 
   // With auto the broker counts a message consumed once it is sent, so messages prefetched
   // beyond --count would be lost when the program exits. With --count, "auto" therefore

@@ -250,10 +250,11 @@ int main(int argc, char** argv) {
     return cli::exit_usage;
   }
 
-  cli::install_stop_signals();
   int code = cli::exit_ok;
   auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), {}, code);
   if (!client) return code;
+  // Only now: while connecting, SIGINT/SIGTERM end the program at once (the default action).
+  cli::install_stop_signals();
 
   sender s(a, *client, std::move(headers), std::move(*body));
   code = s.run();

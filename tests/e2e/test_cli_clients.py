@@ -1,11 +1,13 @@
 """tandem-send and tandem-recv against one real broker: what a script using them sees on stdout,
 stderr and in the exit status (0 done, 1 usage/bad URI, 2 could not connect, 3 failed)."""
 
+import signal
 import time
 
 import pytest
 
 import cli_tools as ct
+import tandem_harness as th
 from cli_tools import ok, recv, send
 
 
@@ -145,3 +147,18 @@ def test_a_send_the_broker_refuses_exits_3(broker):
     r = send(ct.uri(broker), "/nowhere/cli", "x", timeout=20)
     assert r.returncode == 3, r.stderr
     assert "failed" in r.stderr
+
+
+def test_sigterm_stops_a_receiver_with_a_summary(broker, tmp_path):
+    r = ct.Background(tmp_path, "recv", "tandem-recv", ct.uri(broker), "/queue/cli.sigterm", "--ack", "client")
+    try:
+        ok(send(ct.uri(broker), "/queue/cli.sigterm", "before the signal"))
+        th.wait_until(lambda: r.stdout() == "before the signal\n", 10, what="the message printed")
+        r.proc.send_signal(signal.SIGTERM)
+        assert r.wait(10) == 130
+        assert ct.summary(r.stderr(), "tandem-recv")["received"] == 1
+        assert "(interrupted)" in r.stderr()
+    finally:
+        r.close()
+    # The printed message was acked: nothing is left.
+    assert ok(recv(ct.uri(broker), "/queue/cli.sigterm", "--timeout", 300)).stdout == ""
