@@ -253,3 +253,22 @@ def test_pair_fails_over_with_tls_and_only_the_active_serves_it(start_pair, clie
     old.start(timeout=30)
     pair.wait_role(old, "standby")
     assert not old.stomp_ssl_open()
+
+
+@pytest.mark.limit(120)
+def test_switchover_closes_tls_connections_and_the_tls_port(start_pair, clients, certs):
+    import pair_harness
+
+    pair = start_pair(tls=tls_section(certs))
+    old = pair.wait_active()
+    pair.wait_role(pair.other(old), "standby")
+    connected = tls_client(clients, old.ssl_port, certs)
+    connected.subscribe("/queue/tls.switchover")
+
+    code, body = pair_harness.http_post(old.http_port, "/api/v1/switchover")
+    assert code == 202, body
+    connected.listener.wait_disconnected()
+    new = pair.wait_active(not_node=old)
+    pair.wait_role(old, "standby")
+    assert not old.stomp_ssl_open() and new.stomp_ssl_open()
+    tls_client(clients, new.ssl_port, certs).send("/queue/tls.switchover", "after", persistent=True)
