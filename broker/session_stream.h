@@ -3,8 +3,10 @@
 // handshake is already done (stomp_server does it before the session exists). The session
 // code reads and writes through this one type and so has one code path for both.
 //
-// Memory: a plain connection holds only its socket and an empty pointer; the TLS state
-// (OpenSSL's SSL object and asio's ~34 KiB of record buffers) exists only for TLS connections.
+// Memory: a plain connection holds only its socket (the variant adds 8 bytes to it); the TLS
+// state exists only for TLS connections. Measured with 500 idle sessions: about 6 KiB of broker
+// RSS per plain connection, about 80 KiB per TLS one (asio's record buffers and BIO pair,
+// 17 KiB each way twice, plus OpenSSL's SSL object).
 //
 // Threading: like the socket it wraps, one read and one write may be outstanding at a time,
 // started from the owning session's executor.
