@@ -101,59 +101,80 @@ void connection::start(completion done) {
     return;
   }
   start_done_ = std::move(done);
+  phase_ = phase::connecting;
   policy_.begin(std::nullopt);
   schedule_attempt();
 }
 
 void connection::schedule_attempt() {
-  auto next = policy_.next();
-  if (!next) {
-    const bool startup = !ever_connected_;
-    finish_close(error{errc::reconnect_failed,
-                       fmt::format("{} after {} pass(es) over {} endpoint(s); last failure: {}",
-                                   startup ? "could not connect" : "could not reconnect", policy_.passes_started(),
-                                   options_.endpoints.size(), last_failure_.describe())});
+  if (phase_ != phase::connecting || attempt_timer_) return;  // one step at a time
+  // The next endpoint not already being tried. If every endpoint of the pass is in flight,
+  // wait: a finishing attempt calls back here.
+  milliseconds delay{0};
+  for (std::size_t tries = 0; tries <= options_.endpoints.size(); ++tries) {
+    auto next = policy_.next();
+    if (!next) {
+      if (!attempts_.empty()) return;  // the last ones may still succeed
+      const bool startup = !ever_connected_;
+      finish_close(error{errc::reconnect_failed,
+                         fmt::format("{} after {} pass(es) over {} endpoint(s); last failure: {}",
+                                     startup ? "could not connect" : "could not reconnect", policy_.passes_started(),
+                                     options_.endpoints.size(), last_failure_.describe())});
+      return;
+    }
+    delay = std::max(delay, next->delay);
+    const auto index = next->endpoint;
+    if (std::any_of(attempts_.begin(), attempts_.end(), [&](auto& a) { return a->endpoint == index; })) continue;
+    auto self = shared_from_this();
+    attempt_timer_is_stagger_ = false;
+    attempt_timer_ = timers_->after(delay, [self, index] {
+      self->attempt_timer_ = 0;
+      if (self->phase_ == phase::connecting) self->launch(index);
+    });
     return;
   }
-  phase_ = phase::waiting;
-  auto self = shared_from_this();
-  const auto index = next->endpoint;
-  attempt_timer_ = timers_->after(next->delay, [self, index] {
-    self->attempt_timer_ = 0;
-    if (self->phase_ == phase::waiting) self->attempt(index);
-  });
 }
 
-void connection::attempt(std::size_t index) {
-  phase_ = phase::connecting;
-  endpoint_ = index;
-  const auto gen = ++gen_;
-  parser_ = stomp::parser(stomp::limits{}, stomp::version::v1_0);
-  version_ = stomp::version::v1_2;
-  out_.clear();
-  writing_ = false;
-  transport_ = transports_->make(options_.endpoints[index]);
+void connection::launch(std::size_t index) {
+  auto a = std::make_unique<attempt_state>(attempt_state{++next_gen_, index, transports_->make(options_.endpoints[index]),
+                                                         stomp::parser(stomp::limits{}, stomp::version::v1_0)});
+  const auto gen = a->gen;
   auto self = shared_from_this();
   // One deadline for TCP, TLS and CONNECTED together.
-  attempt_timer_ = timers_->after(options_.connect_timeout, [self, gen] {
-    self->attempt_timer_ = 0;
-    if (gen != self->gen_ || (self->phase_ != phase::connecting && self->phase_ != phase::handshaking)) return;
-    self->attempt_failed(error{errc::timed_out, fmt::format("{}: not connected within connectTimeout ({} ms)",
-                                                            self->options_.endpoints[*self->endpoint_].to_string(),
-                                                            self->options_.connect_timeout.count())});
+  a->deadline = timers_->after(options_.connect_timeout, [self, gen] {
+    auto* a = self->find_attempt(gen);
+    if (!a) return;
+    a->deadline = 0;
+    self->policy_.demote(a->endpoint);
+    self->attempt_failed(gen, error{errc::timed_out, fmt::format("{}: not connected within connectTimeout ({} ms)",
+                                                                 self->options_.endpoints[a->endpoint].to_string(),
+                                                                 self->options_.connect_timeout.count())});
   });
-  transport_->async_connect(options_.connect_timeout, [self, gen](error e) { self->on_transport_connected(gen, e); });
+  auto link = a->link;
+  attempts_.push_back(std::move(a));
+  // If this one has not answered within the stagger, the next endpoint is tried alongside it.
+  attempt_timer_is_stagger_ = true;
+  attempt_timer_ = timers_->after(attempt_stagger, [self] {
+    self->attempt_timer_ = 0;
+    self->schedule_attempt();
+  });
+  link->async_connect(options_.connect_timeout, [self, gen](error e) { self->on_transport_connected(gen, e); });
+}
+
+connection::attempt_state* connection::find_attempt(std::uint64_t gen) {
+  for (auto& a : attempts_)
+    if (a->gen == gen) return a.get();
+  return nullptr;
 }
 
 void connection::on_transport_connected(std::uint64_t gen, error e) {
-  if (gen != gen_ || phase_ != phase::connecting) return;
-  const auto& ep = options_.endpoints[*endpoint_];
+  auto* a = find_attempt(gen);
+  if (!a) return;
+  const auto& ep = options_.endpoints[a->endpoint];
   if (e) {
     e.message = ep.to_string() + ": " + (e.message.empty() ? e.code.message() : e.message);
-    attempt_failed(std::move(e));
-    return;
+    return attempt_failed(gen, std::move(e));
   }
-  phase_ = phase::handshaking;
   stomp::frame f;
   f.command = "CONNECT";
   f.add("accept-version", "1.1,1.2");
@@ -162,11 +183,45 @@ void connection::on_transport_connected(std::uint64_t gen, error e) {
   if (!options_.passcode.empty()) f.add("passcode", options_.passcode);
   if (!options_.client_id.empty()) f.add("client-id", options_.client_id);
   f.add("heart-beat", fmt::format("{},{}", options_.heartbeat_send.count(), options_.heartbeat_receive.count()));
-  write_frame(f);
+  auto self = shared_from_this();
+  a->link->async_write(stomp::encode(f, stomp::version::v1_2), [self, gen](error e) {
+    if (e && self->find_attempt(gen)) self->attempt_failed(gen, error{e.code, "writing CONNECT: " + e.describe()});
+    // Once adopted, a failed write shows up as a failed read as well.
+  });
   do_read(gen);
 }
 
-void connection::on_connected_frame(stomp::frame& f) {
+void connection::on_attempt_bytes(attempt_state& a, std::string_view data) {
+  a.parser.feed(data.data(), data.size());
+  auto r = a.parser.next();
+  const auto where = options_.endpoints[a.endpoint].to_string();
+  if (!r) return attempt_failed(a.gen, error{errc::protocol_error, where + ": bad frame: " + r.err().describe()});
+  if (!*r) return;  // CONNECTED not complete yet
+  stomp::frame& f = **r;
+  if (f.command == "CONNECTED") return adopt(a, f);
+  if (f.command == "ERROR") {
+    std::string text(f.get("message"));
+    if (text.empty()) text = f.body.substr(0, 200);
+    return attempt_failed(a.gen, error{errc::broker_error, fmt::format("{} refused CONNECT: {}", where, text)});
+  }
+  attempt_failed(a.gen, error{errc::protocol_error, fmt::format("{}: expected CONNECTED, got {}", where, f.command)});
+}
+
+void connection::adopt(attempt_state& a, stomp::frame& f) {
+  // This attempt becomes the connection; the others are dropped.
+  gen_ = a.gen;
+  endpoint_ = a.endpoint;
+  transport_ = a.link;
+  parser_ = std::move(a.parser);  // it may already hold bytes that followed CONNECTED
+  if (a.deadline) timers_->cancel(a.deadline), a.deadline = 0;
+  for (auto& other : attempts_)
+    if (other.get() != &a && other->link) {
+      if (other->deadline) timers_->cancel(other->deadline);
+      other->link->close();
+    }
+  attempts_.clear();  // `a` is gone from here on
+  if (attempt_timer_) timers_->cancel(attempt_timer_), attempt_timer_ = 0;
+
   version_ = parse_version(f.get("version", "1.0"));
   parser_.set_version(version_);
   // STOMP heart-beat negotiation: each side uses the larger of what one offers and the other asks.
@@ -174,8 +229,9 @@ void connection::on_connected_frame(stomp::frame& f) {
   const long long our_send = options_.heartbeat_send.count(), our_receive = options_.heartbeat_receive.count();
   send_interval_ = milliseconds(our_send > 0 && server_wants > 0 ? std::max(our_send, server_wants) : 0);
   receive_interval_ = milliseconds(our_receive > 0 && server_send > 0 ? std::max(our_receive, server_send) : 0);
-  if (attempt_timer_) timers_->cancel(attempt_timer_), attempt_timer_ = 0;
   phase_ = phase::connected;
+  out_.clear();
+  writing_ = false;
   ++stats_.connects;
   last_read_ = last_write_ = timers_->now();
   const bool first = !ever_connected_;
@@ -203,33 +259,41 @@ void connection::on_connected_frame(stomp::frame& f) {
   if (options_.priority_backup && !policy_.is_priority(*endpoint_)) check_priority_backup();
 }
 
-void connection::attempt_failed(error e) {
+void connection::attempt_failed(std::uint64_t gen, error e) {
+  auto it = std::find_if(attempts_.begin(), attempts_.end(), [&](auto& a) { return a->gen == gen; });
+  if (it == attempts_.end()) return;
   ++stats_.failed_attempts;
-  if (attempt_timer_) timers_->cancel(attempt_timer_), attempt_timer_ = 0;
-  if (transport_) transport_->close(), transport_.reset();
-  ++gen_;
-  if (phase_ == phase::closed || phase_ == phase::closing) return;
+  if ((*it)->deadline) timers_->cancel((*it)->deadline);
+  (*it)->link->close();
+  attempts_.erase(it);
+  if (phase_ != phase::connecting) return;
   // A broker that answers CONNECT with ERROR before we ever connected refused us (a bad login);
   // retrying would only repeat it. Once connected, an ERROR there is treated as transient.
-  if (e.code == errc::broker_error && !ever_connected_) {
-    finish_close(std::move(e));
-    return;
-  }
+  if (e.code == errc::broker_error && !ever_connected_) return finish_close(std::move(e));
   last_failure_ = std::move(e);
+  // A quick failure (refused) moves on at once instead of waiting out the stagger.
+  if (attempt_timer_ && attempt_timer_is_stagger_) timers_->cancel(attempt_timer_), attempt_timer_ = 0;
   schedule_attempt();
 }
 
+void connection::drop_attempts() {
+  for (auto& a : attempts_) {
+    if (a->deadline) timers_->cancel(a->deadline);
+    a->link->close();
+  }
+  attempts_.clear();
+}
+
 void connection::connection_lost(error e) {
-  if (phase_ == phase::connecting || phase_ == phase::handshaking) return attempt_failed(std::move(e));
   if (phase_ == phase::closing) return finish_close(error{errc::closed, "closed by the application"});
   if (phase_ != phase::connected) return;
   const std::string lost = current_endpoint();
-  phase_ = phase::waiting;
+  phase_ = phase::connecting;
   if (heartbeat_timer_) timers_->cancel(heartbeat_timer_), heartbeat_timer_ = 0;
   if (priority_timer_) timers_->cancel(priority_timer_), priority_timer_ = 0;
   if (priority_probe_) priority_probe_->close(), priority_probe_.reset();
   if (transport_) transport_->close(), transport_.reset();
-  ++gen_;
+  gen_ = 0;  // handlers of the lost transport find no match and leave
   writing_ = false;
   out_.clear();
   lost_endpoint_ = endpoint_;
@@ -254,7 +318,7 @@ void connection::connection_lost(error e) {
   }
   emit(event{event_kind::interrupted, lost, e});
   for (auto& [c, err] : later) c(err);
-  if (phase_ != phase::waiting) return;  // closed from a handler
+  if (phase_ != phase::connecting) return;  // closed from a handler
   policy_.begin(lost_endpoint_);
   schedule_attempt();
 }
@@ -266,7 +330,8 @@ void connection::finish_close(error reason) {
     if (*t) timers_->cancel(*t), *t = 0;
   if (priority_probe_) priority_probe_->close(), priority_probe_.reset();
   if (transport_) transport_->close(), transport_.reset();
-  ++gen_;
+  drop_attempts();
+  gen_ = 0;
   deferred later;
   for (auto& [seq, o] : ops_) take(o, reason, later);
   ops_.clear();
@@ -335,17 +400,33 @@ void connection::check_priority_backup() {
 // ---- the byte stream -----------------------------------------------------------------------
 
 void connection::do_read(std::uint64_t gen) {
+  std::shared_ptr<transport> link = gen == gen_ ? transport_ : nullptr;
+  if (!link)
+    if (auto* a = find_attempt(gen)) link = a->link;
+  if (!link) return;
   auto self = shared_from_this();
-  transport_->async_read([self, gen](error e, std::string_view data) {
-    if (gen != self->gen_) return;
+  link->async_read([self, gen](error e, std::string_view data) { self->on_read(gen, std::move(e), data); });
+}
+
+void connection::on_read(std::uint64_t gen, error e, std::string_view data) {
+  if (gen != 0 && gen == gen_) {
     if (e) {
-      if (e.message.empty()) e.message = e.code == std::errc::connection_reset ? "connection reset" : e.code.message();
-      const auto where = self->endpoint_ ? self->options_.endpoints[*self->endpoint_].to_string() : std::string();
-      return self->connection_lost(error{errc::connection_closed, fmt::format("{}: {}", where, e.message)});
+      if (e.message.empty()) e.message = e.code.message();
+      return connection_lost(error{e.code == errc::tls_error ? e.code : make_error_code(errc::connection_closed),
+                                   fmt::format("{}: {}", current_endpoint(), e.describe())});
     }
-    self->on_bytes(gen, data);
-    if (gen == self->gen_) self->do_read(gen);
-  });
+    on_bytes(gen, data);
+  } else if (auto* a = find_attempt(gen)) {
+    if (e) {
+      return attempt_failed(gen, error{e.code, fmt::format("{}: {} before CONNECTED",
+                                                           options_.endpoints[a->endpoint].to_string(), e.describe())});
+    }
+    on_attempt_bytes(*a, data);
+    if (gen == gen_) on_bytes(gen, {});  // adopted: frames that came right behind CONNECTED
+  } else {
+    return;  // a transport since dropped
+  }
+  do_read(gen);  // the same transport, whether still an attempt or now the connection
 }
 
 void connection::on_bytes(std::uint64_t gen, std::string_view data) {

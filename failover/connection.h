@@ -28,7 +28,9 @@
 //   duplicate-detection window (the newest 4096 sequence numbers of each producer): receipts
 //   come in order, so an unreceipted send is never more than this many sends old.
 // - ACK/NACK are never replayed: the broker redelivers what a lost connection had not
-//   acknowledged. Acking a message from a lost connection returns errc::stale_message and sends
+//   acknowledged. A new active node cannot know what the old one delivered, so the library
+//   marks a message `redelivered:true` itself when its message-id was delivered to this client
+//   on an earlier connection (it remembers the last remembered_deliveries ids). Acking a message from a lost connection returns errc::stale_message and sends
 //   nothing.
 // - close() ends everything at once: a reconnect loop stops, pending operations complete with
 //   errc::closed. When connected it first sends DISCONNECT and lets earlier receipts arrive
@@ -63,6 +65,8 @@ namespace tandem::failover {
 class connection : public std::enable_shared_from_this<connection> {
  public:
   static constexpr std::size_t max_in_flight_sends = 4000;
+  static constexpr std::size_t remembered_deliveries = 16384;
+  static constexpr milliseconds attempt_stagger{250};
 
   // `uniform01` defaults to a random source; tests pass a fixed one.
   static std::shared_ptr<connection> create(failover_options options, std::shared_ptr<transport_factory> transports,
@@ -101,7 +105,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t pending_sends() const { return pending_sends_; }
 
  private:
-  enum class phase { idle, waiting, connecting, handshaking, connected, closing, closed };
+  enum class phase { idle, connecting, connected, closing, closed };
   enum class op_kind { send, begin, commit, abort, unsubscribe };
   struct op {
     op_kind kind;
@@ -127,19 +131,32 @@ class connection : public std::enable_shared_from_this<connection> {
   connection(failover_options options, std::shared_ptr<transport_factory> transports,
              std::shared_ptr<scheduler> timers, std::function<double()> uniform01);
 
-  // Connecting.
+  // Connecting (connection.cc). Attempts overlap: one that has not answered within
+  // attempt_stagger does not hold up the next endpoint (a frozen process accepts TCP but never
+  // answers), and the first CONNECTED wins.
+  struct attempt_state {
+    std::uint64_t gen;
+    std::size_t endpoint;
+    std::shared_ptr<transport> link;
+    stomp::parser parser;
+    scheduler::timer_id deadline = 0;
+  };
   void schedule_attempt();
-  void attempt(std::size_t endpoint_index);
+  void launch(std::size_t endpoint_index);
+  attempt_state* find_attempt(std::uint64_t gen);
   void on_transport_connected(std::uint64_t gen, error e);
-  void on_connected_frame(stomp::frame& f);
-  void attempt_failed(error e);
+  void on_attempt_bytes(attempt_state& a, std::string_view data);
+  void adopt(attempt_state& a, stomp::frame& connected);
+  void attempt_failed(std::uint64_t gen, error e);
+  void drop_attempts();
   void connection_lost(error e);
   void restore_state();
   void finish_close(error reason);
   void check_priority_backup();
 
   // I/O.
-  void do_read(std::uint64_t gen);
+  void do_read(std::uint64_t gen);  // for an attempt and, once adopted, the connection
+  void on_read(std::uint64_t gen, error e, std::string_view data);
   void do_write();
   void on_bytes(std::uint64_t gen, std::string_view data);
   void dispatch(stomp::frame& f);
@@ -161,6 +178,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void post(completion done, error e);        // runs done(e) soon, never inline
   error acknowledge(const message& m, const std::string& transaction, bool positive);
   void emit(event e);
+  void note_delivery(stomp::frame& f);  // marks a message seen on an earlier connection
 
   failover_options options_;
   std::shared_ptr<transport_factory> transports_;
@@ -169,15 +187,18 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string producer_id_;
 
   phase phase_ = phase::idle;
-  std::uint64_t gen_ = 0;  // bumped for every transport; stale handlers compare and leave
+  std::uint64_t next_gen_ = 0;  // every transport gets the next number
+  std::uint64_t gen_ = 0;       // the connected transport's number; 0 when not connected
   std::shared_ptr<transport> transport_;
-  std::optional<std::size_t> endpoint_;  // index being tried / connected
+  std::optional<std::size_t> endpoint_;  // index connected to
   std::optional<std::size_t> lost_endpoint_;
+  std::vector<std::unique_ptr<attempt_state>> attempts_;  // in flight
+  bool attempt_timer_is_stagger_ = false;
   stomp::parser parser_;
   stomp::version version_ = stomp::version::v1_2;
   std::string out_;
   bool writing_ = false;
-  scheduler::timer_id attempt_timer_ = 0;   // backoff wait or handshake deadline
+  scheduler::timer_id attempt_timer_ = 0;   // backoff wait, stagger, or the DISCONNECT deadline
   scheduler::timer_id heartbeat_timer_ = 0;
   scheduler::timer_id priority_timer_ = 0;
   milliseconds send_interval_{0}, receive_interval_{0};
@@ -197,6 +218,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t next_sub_receipt_ = 1;
   std::uint64_t disconnect_receipt_seq_ = 0;
   statistics stats_;
+  // message-id -> generation it was last delivered on, for the last remembered_deliveries ids.
+  std::unordered_map<std::string, std::uint64_t> delivered_on_;
+  std::deque<std::string> delivered_order_;
   std::size_t rolled_back_since_interrupt_ = 0;
   event_handler on_event_;
   std::shared_ptr<transport> priority_probe_;

@@ -164,16 +164,12 @@ void connection::roll_back_transactions(std::size_t& rolled_back, deferred& late
 
 void connection::dispatch(stomp::frame& f) {
   const std::string& c = f.command;
-  if (phase_ == phase::handshaking) {
-    if (c == "CONNECTED") return on_connected_frame(f);
-    if (c == "ERROR") return on_error_frame(f);
-    return attempt_failed(error{errc::protocol_error, fmt::format("expected CONNECTED, got {}", c)});
-  }
   if (c == "MESSAGE") {
     const std::string sub_id(f.get("subscription"));
     auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(), [&](auto& s) { return s.spec.id == sub_id; });
     if (it == subscriptions_.end()) return;  // unsubscribed meanwhile; the broker releases it
     ++stats_.messages;
+    note_delivery(f);
     if (f.get("redelivered") == "true") ++stats_.redelivered;
     message m{std::move(f), sub_id, gen_};
     auto handler = it->on_message;  // a copy: the handler may unsubscribe
@@ -183,6 +179,24 @@ void connection::dispatch(stomp::frame& f) {
   if (c == "RECEIPT") return on_receipt(std::string(f.get("receipt-id")));
   if (c == "ERROR") return on_error_frame(f);
   connection_lost(error{errc::protocol_error, fmt::format("unexpected {} frame from the broker", c)});
+}
+
+void connection::note_delivery(stomp::frame& f) {
+  const std::string* id = f.find("message-id");
+  if (!id) return;
+  auto [it, fresh] = delivered_on_.try_emplace(*id, gen_);
+  if (!fresh) {
+    // Delivered before on a connection since lost: its ack may not have reached the broker,
+    // and a node that took over does not know it was delivered. Say so, as JMSRedelivered does.
+    if (it->second != gen_) f.set("redelivered", "true");
+    it->second = gen_;
+    return;
+  }
+  delivered_order_.push_back(*id);
+  if (delivered_order_.size() > remembered_deliveries) {
+    delivered_on_.erase(delivered_order_.front());
+    delivered_order_.pop_front();
+  }
 }
 
 void connection::on_receipt(const std::string& id) {
@@ -224,7 +238,6 @@ void connection::on_error_frame(const stomp::frame& f) {
   std::string text(f.get("message"));
   if (text.empty()) text = f.body.substr(0, 200);
   error e{errc::broker_error, "broker ERROR: " + text};
-  if (phase_ == phase::handshaking) return attempt_failed(std::move(e));
   const std::string receipt(f.get("receipt-id"));
   std::uint64_t seq = 0;
   deferred later;

@@ -15,7 +15,8 @@ bool reconnect_policy::is_priority(std::size_t endpoint) const {
 }
 
 void reconnect_policy::begin(std::optional<std::size_t> lost) {
-  lost_ = lost;
+  demoted_.clear();
+  if (lost) demoted_.push_back(*lost);
   pass_ = 0;
   position_ = 0;
   order_.clear();
@@ -52,10 +53,14 @@ void reconnect_policy::plan_pass() {
     }
   }
   order_.insert(order_.end(), rest.begin(), rest.end());
-  if (pass_ == 1 && lost_ && order_.size() > 1) {
-    auto it = std::find(order_.begin(), order_.end(), *lost_);
+  for (std::size_t d : demoted_) {
+    auto it = std::find(order_.begin(), order_.end(), d);
     if (it != order_.end()) std::rotate(it, it + 1, order_.end());
   }
+}
+
+void reconnect_policy::demote(std::size_t endpoint) {
+  if (std::find(demoted_.begin(), demoted_.end(), endpoint) == demoted_.end()) demoted_.push_back(endpoint);
 }
 
 std::optional<reconnect_policy::attempt> reconnect_policy::next() {

@@ -4,9 +4,10 @@
 // One episode (begin() .. the next successful connection) is a series of passes; a pass tries
 // every endpoint once, back to back. Order within a pass: priority endpoints first (priorityURIs,
 // in their order), then the others — shuffled for every pass when `randomize`, else in list
-// order. In the first pass of an episode that follows a lost connection, the endpoint just lost
-// is tried last: after a crash its peer is the likely new active, and a host that has dropped
-// off the network would cost a whole connect timeout first.
+// order. Demoted endpoints go to the end of every pass of the episode: the endpoint just lost
+// (after a crash its peer is the likely new active) and every endpoint whose attempt ran into
+// connectTimeout (a frozen process or a host cut off the network still costs a whole timeout per
+// attempt, while the live node answers in a round trip).
 //
 // Between passes the policy waits (nats.c's rule: backoff only after a full pass):
 //   base(k)  = initialReconnectDelay * backOffMultiplier^(k-1)  (k = passes failed so far),
@@ -45,6 +46,9 @@ class reconnect_policy {
   };
   // The next attempt of this episode, or nullopt when its passes are used up.
   std::optional<attempt> next();
+  // The attempt at this endpoint ran into connectTimeout: try it after the others from the
+  // next pass on.
+  void demote(std::size_t endpoint);
 
   int passes_started() const { return pass_; }
   // base(k) above, without jitter (k >= 1).
@@ -60,7 +64,7 @@ class reconnect_policy {
   std::size_t position_ = 0;
   int pass_ = 0;
   long long pass_limit_ = -1;  // -1 unlimited
-  std::optional<std::size_t> lost_;
+  std::vector<std::size_t> demoted_;  // in the order demoted
 };
 
 }  // namespace tandem::failover
