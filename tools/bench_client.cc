@@ -106,6 +106,11 @@ void switchover_log::add_gap(clock::duration d) {
   longest_gap_ = std::max(longest_gap_, d);
 }
 
+void switchover_log::add_stale_acks(std::uint64_t n) {
+  std::lock_guard lock(mutex_);
+  stale_acks_refused_ += n;
+}
+
 void switchover_log::add_to(report& r, const std::string& gap_of) const {
   std::lock_guard lock(mutex_);
   r.extra.emplace_back("reconnects", std::to_string(reconnects_));
@@ -114,7 +119,7 @@ void switchover_log::add_to(report& r, const std::string& gap_of) const {
   r.extra.emplace_back("longest_outage_ms", std::to_string(longest_outage_.count()));
   r.extra.emplace_back("resent", std::to_string(totals_.resent));
   r.extra.emplace_back("redelivered", std::to_string(totals_.redelivered));
-  r.extra.emplace_back("stale_acks", std::to_string(totals_.stale_acks));
+  r.extra.emplace_back("stale_acks", std::to_string(totals_.stale_acks + stale_acks_refused_));
   r.extra.emplace_back("timed_out", std::to_string(totals_.timed_out));
   if (totals_.rolled_back) r.extra.emplace_back("rolled_back", std::to_string(totals_.rolled_back));
   if (closed_unexpectedly_) r.extra.emplace_back("closed_unexpectedly", std::to_string(closed_unexpectedly_));

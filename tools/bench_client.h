@@ -86,6 +86,9 @@ class switchover_log {
   // Adds a client's statistics; call before closing it (stats() needs its background thread).
   void collect(failover::client& c);
   void add_gap(clock::duration d);
+  // ACKs the client refused at once (errc::stale_message: the message came on a lost
+  // connection); the library's own counter only sees those it found stale itself.
+  void add_stale_acks(std::uint64_t n);
 
   // Appends reconnects, resent, redelivered, ... and the longest gap (`gap_of`: "receipts" or
   // "deliveries") to the report's extra figures.
@@ -100,6 +103,7 @@ class switchover_log {
   std::uint64_t interruptions_ = 0;
   std::uint64_t reconnects_ = 0;  // resumed events after the first connection
   std::uint64_t closed_unexpectedly_ = 0;
+  std::uint64_t stale_acks_refused_ = 0;
   std::chrono::milliseconds longest_outage_{0};
   clock::duration longest_gap_{0};
 };
