@@ -303,6 +303,16 @@ void connection::connection_lost(error e) {
   deferred later;
   std::size_t rolled = 0;
   roll_back_transactions(rolled, later);
+  // An UNSUBSCRIBE without a receipt is done: its subscription ended with the connection and
+  // is not restored.
+  for (auto it = ops_.begin(); it != ops_.end();) {
+    if (it->second.kind != op_kind::unsubscribe) {
+      ++it;
+      continue;
+    }
+    take(it->second, error{}, later);
+    it = ops_.erase(it);
+  }
   rolled_back_since_interrupt_ += rolled;
   // Everything not receipted is written again after the reconnect; from now on sends wait for a
   // connection, at most `timeout`.
