@@ -43,10 +43,11 @@ def account(outputs, expected):
     for text in outputs:
         for headers, body in ct.parse_headers_output(text):
             copies[body].append(headers.get("redelivered") == "true")
+    expected = set(expected)
     delivered = set(copies)
     return {
         "delivered": len(delivered),
-        "lost": sorted(expected - delivered, key=lambda b: int(b[2:]))[:10],
+        "lost": sorted(expected - delivered)[:10],
         "lost_count": len(expected - delivered),
         "unexpected": sorted(delivered - expected)[:10],
         # A second copy that is not marked redelivered: the message was stored or handed out twice.
@@ -116,6 +117,60 @@ def test_producer_and_consumer_on_a_failover_uri_survive_20_sigkills_of_the_acti
         assert "lost:" in err and "; reconnecting" in err, err[-2000:]
         assert "resumed on stomp://127.0.0.1:" in err, err[-2000:]
     assert sent["failovers"] >= KILLS // 2, sent
+
+
+@pytest.mark.limit(150)
+def test_pipelined_and_transactional_producers_survive_sigkills_with_a_cumulative_ack_consumer(start_pair, tmp_path):
+    # Many sends in flight at a kill (--no-receipt, a window of 200) are re-sent with their
+    # message-ids; a transaction open at a kill is rolled back and tandem-send sends its batch
+    # again; COMMITs in flight are replayed. A consumer acking cumulatively (client) follows.
+    pair = start_pair()
+    pair.wait_active()
+    uri = ct.failover_uri([n.port for n in pair.nodes], FAILOVER_QUERY)
+    dest = "/queue/cli.failover.mixed"
+    kills, per_producer = 6, 6 * 3 * 150
+    procs = {
+        "pipelined": ct.Background(tmp_path, "pipelined", "tandem-send", uri, dest, "p-{n}", "--number",
+                                   "--count", per_producer, "--rate", 150, "--persistent", "--no-receipt",
+                                   "--window", 200),
+        "transactional": ct.Background(tmp_path, "transactional", "tandem-send", uri, dest, "t-{n}", "--number",
+                                       "--count", per_producer, "--rate", 150, "--persistent",
+                                       "--transaction-batch", 10),
+        "consumer": ct.Background(tmp_path, "consumer", "tandem-recv", uri, dest, "--ack", "client", "--headers",
+                                  "--count", 2 * per_producer),
+    }
+    consumer = procs["consumer"]
+    drain = None
+    try:
+        for i in range(kills):
+            seen = consumer.stdout().count("\n\n")
+            th.wait_until(lambda: consumer.stdout().count("\n\n") >= seen + 100, 30, interval=0.05,
+                          what=f"consumer progress before kill {i + 1}")
+            assert procs["pipelined"].running() and procs["transactional"].running(), "a producer finished early"
+            ph.inject_fault(pair, "kill")
+        for name in ("pipelined", "transactional"):
+            assert procs[name].wait(120) == 0, f"{name}: {procs[name].stderr()[-3000:]}"
+            sent = ct.summary(procs[name].stderr(), "tandem-send")
+            assert sent["sent"] == per_producer and sent["receipted"] == per_producer, (name, sent)
+        try:
+            consumer.wait(60)
+        except AssertionError:
+            consumer.close()
+        drain = ct.Background(tmp_path, "drain", "tandem-recv", uri, dest, "--ack", "client-individual",
+                              "--headers", "--timeout", 3000)
+        assert drain.wait(60) == 0, drain.stderr()
+    finally:
+        for p in procs.values():
+            p.close()
+        if drain is not None:
+            drain.close()
+
+    expected = {f"{prefix}-{n}" for prefix in "pt" for n in range(1, per_producer + 1)}
+    acc = account([consumer.stdout(), drain.stdout()], expected)
+    print(f"mixed: {acc}\n{procs['pipelined'].stderr()[-500:]}\n{procs['transactional'].stderr()[-500:]}")
+    assert acc["lost_count"] == 0, acc
+    assert not acc["duplicated"], acc
+    assert not acc["unexpected"], acc
 
 
 # --- TLS --------------------------------------------------------------------------------------
