@@ -173,6 +173,25 @@ def test_pipelined_and_transactional_producers_survive_sigkills_with_a_cumulativ
     assert not acc["unexpected"], acc
 
 
+def test_a_send_waits_at_most_the_uri_timeout_while_no_broker_is_up(broker, tmp_path):
+    # timeout=1000: once the only broker is gone, the send in progress fails with timed_out after
+    # about a second instead of blocking forever; tandem-send exits 3 and says so.
+    uri = ct.failover_uri([broker.port], "timeout=1000&initialReconnectDelay=10&maxReconnectDelay=100")
+    producer = ct.Background(tmp_path, "producer", "tandem-send", uri, "/queue/cli.timeout", "m-{n}", "--number",
+                             "--count", 100000, "--rate", 100, "--persistent")
+    try:
+        r = ok(recv(ct.uri(broker), "/queue/cli.timeout", "--count", 5, "--timeout", 10000))
+        assert r.stdout.splitlines() == [f"m-{n}" for n in range(1, 6)]
+        broker.kill9()
+        assert producer.wait(30) == 3
+        err = producer.stderr()
+        assert "lost:" in err and "; reconnecting" in err, err
+        assert "failed" in err and "timed out" in err.lower(), err
+        assert ct.summary(err, "tandem-send")["sent"] < 100000
+    finally:
+        producer.close()
+
+
 # --- TLS --------------------------------------------------------------------------------------
 
 @pytest.fixture
