@@ -51,10 +51,25 @@ struct counters {
   std::uint64_t stale_acks = 0;  // printed, ack not sent: the connection was lost; redelivered later
 };
 
+// A header line stays one line: backslash, LF and CR are escaped as STOMP 1.2 writes them
+// (a ':' is left alone; the first ':' of the line ends the key).
+std::string escape_header(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char ch : v) {
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '\n') out += "\\n";
+    else if (ch == '\r') out += "\\r";
+    else out += ch;
+  }
+  return out;
+}
+
 void print(const failover::message& m, bool with_headers, bool first) {
   if (with_headers) {
     if (!first) std::fputc('\n', stdout);
-    for (const auto& [k, v] : m.frame.headers) std::fprintf(stdout, "%s:%s\n", k.c_str(), v.c_str());
+    for (const auto& [k, v] : m.frame.headers)
+      std::fprintf(stdout, "%s:%s\n", escape_header(k).c_str(), escape_header(v).c_str());
     std::fputc('\n', stdout);
   }
   std::fwrite(m.frame.body.data(), 1, m.frame.body.size(), stdout);

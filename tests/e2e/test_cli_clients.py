@@ -54,12 +54,15 @@ def test_pipelined_and_transactional_sends_all_arrive(broker):
 
 def test_extra_headers_show_up_with_headers(broker):
     ok(send(ct.uri(broker), "/queue/cli.headers", "with headers", "--header", "color=red",
-            "--header", "formula=a=b", "--persistent"))
+            "--header", "formula=a=b", "--header", "url=http://x:1/", "--header", "note=two\nlines",
+            "--persistent"))
     r = ok(recv(ct.uri(broker), "/queue/cli.headers", "--count", 1, "--headers", "--timeout", 10000))
     [(headers, body)] = ct.parse_headers_output(r.stdout)
     assert body == "with headers"
     assert headers["color"] == "red"
     assert headers["formula"] == "a=b"
+    assert headers["url"] == "http://x:1/"
+    assert headers["note"] == "two\\nlines"  # escaped: one line per header
     assert headers["destination"] == "/queue/cli.headers"
     assert headers["persistent"] == "true"
     assert "message-id" in headers
