@@ -1092,3 +1092,50 @@ TEST_CASE("start twice is refused without disturbing the first", "[connection]")
   CHECK(h.net->made() == 1);
   CHECK(a.commands() == std::vector<std::string>{"CONNECT"});
 }
+
+TEST_CASE("frames written while a write is in flight go out after it, in order", "[connection]") {
+  harness h;
+  auto& a = h.start_connected();
+  a.hold_writes();
+  auto x = h.send("/queue/q", "x");
+  auto y = h.send("/queue/q", "y");
+  auto z = h.send("/queue/q", "z");
+  const auto writes = a.writes();
+  a.release_writes();
+  h.loop->run_pending();
+  CHECK(a.writes() > writes);
+  CHECK(bodies(a.frames("SEND")) == std::vector<std::string>{"x", "y", "z"});
+  CHECK(a.parse_error().empty());
+}
+
+// transport.h: "async_write REQUIRES: the previous write has completed". The CONNECT of an
+// attempt is written outside the connection's write queue; when CONNECTED is read before that
+// write's completion has run, restoring state starts a second write on the same transport.
+TEST_CASE("restoring state after CONNECTED does not overlap the CONNECT write", "[connection][!mayfail]") {
+  harness h;
+  h.net->hold_writes();
+  auto sub = h.subscribe({"s1", "/queue/a", "auto", {}});
+  h.start();
+  auto& a = h.net->last();
+  REQUIRE(a.commands() == std::vector<std::string>{"CONNECT"});
+  a.reply_connected();
+  h.loop->run_pending();  // the fake throws if a second write starts before the first completed
+  a.release_writes();
+  h.loop->run_pending();
+  CHECK(a.commands() == std::vector<std::string>{"CONNECT", "SUBSCRIBE"});
+}
+
+TEST_CASE("close during a connect attempt drops it and ends start with closed", "[connection]") {
+  harness h;
+  h.net->hang("stomp://a:1");
+  h.start();
+  outcome closed;
+  h.conn->close(closed.fn());
+  h.loop->run_pending();
+  CHECK(h.net->at(0).closed());
+  CHECK(h.started.code() == errc::closed);
+  CHECK(closed.ok());
+  h.loop->advance(milliseconds(60000));
+  CHECK(h.net->made() == 1);
+  CHECK(h.loop->timers_set() == 0);
+}

@@ -184,10 +184,12 @@ class fake_transport : public transport, public std::enable_shared_from_this<fak
     error result = next_write_error_;
     next_write_error_ = {};
     if (!result) record(data);
-    post([this, done = std::move(done), result] {
+    auto complete = [this, done = std::move(done), result] {
       write_pending_ = false;
       done(result);
-    });
+    };
+    if (hold_writes_) held_writes_.push_back(std::move(complete));
+    else post(std::move(complete));
   }
 
   void close() override {
@@ -259,6 +261,15 @@ class fake_transport : public transport, public std::enable_shared_from_this<fak
   // The next async_write completes with `e` (and its bytes are not recorded).
   void fail_next_write(error e = error{std::make_error_code(std::errc::broken_pipe), "broken pipe"}) {
     next_write_error_ = std::move(e);
+  }
+
+  // Write completions wait until release_writes() (the bytes are recorded at once): a slow
+  // network, or a peer that answers before the writer hears its write completed.
+  void hold_writes() { hold_writes_ = true; }
+  void release_writes() {
+    hold_writes_ = false;
+    for (auto& c : held_writes_) post(std::move(c));
+    held_writes_.clear();
   }
 
   // What the client wrote.
@@ -341,6 +352,8 @@ class fake_transport : public transport, public std::enable_shared_from_this<fak
   bool closed_ = false;
   bool write_pending_ = false;
   error next_write_error_;
+  bool hold_writes_ = false;
+  std::vector<std::function<void()>> held_writes_;
   std::vector<pending_read> inbox_;
 
   stomp::parser parser_{stomp::limits{}, stomp::version::v1_2};
@@ -364,6 +377,7 @@ class fake_network : public transport_factory {
     auto it = modes_.find(where.to_string());
     auto mode = it == modes_.end() ? fake_transport::connect_mode::accept : it->second;
     auto t = std::make_shared<fake_transport>(loop_, where, mode, on_frame_);
+    if (hold_writes_) t->hold_writes();
     made_.push_back(t);
     return t;
   }
@@ -372,6 +386,9 @@ class fake_network : public transport_factory {
   void accept(const std::string& uri) { modes_[uri] = fake_transport::connect_mode::accept; }
   void refuse(const std::string& uri) { modes_[uri] = fake_transport::connect_mode::refuse; }
   void hang(const std::string& uri) { modes_[uri] = fake_transport::connect_mode::hang; }
+
+  // Later transports hold their write completions (fake_transport::hold_writes).
+  void hold_writes(bool on = true) { hold_writes_ = on; }
 
   // Called for every frame any later transport records (e.g. an automatic broker).
   void on_frame(frame_hook h) { on_frame_ = std::move(h); }
@@ -399,6 +416,7 @@ class fake_network : public transport_factory {
   std::shared_ptr<fake_scheduler> loop_;
   std::map<std::string, fake_transport::connect_mode> modes_;
   frame_hook on_frame_;
+  bool hold_writes_ = false;
   std::vector<std::shared_ptr<fake_transport>> made_;
 };
 
