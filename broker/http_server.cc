@@ -30,6 +30,7 @@ std::string status_json(const node_status& s) {
       {"started_ms", s.started_ms},
       {"version", "0.1.0"},
       {"stomp", s.current == role::active ? json(s.stomp_endpoint) : json(nullptr)},
+      {"stomp_ssl", s.current == role::active && !s.stomp_ssl_endpoint.empty() ? json(s.stomp_ssl_endpoint) : json(nullptr)},
       {"connections", s.connections},
       {"lease",
        {{"epoch", s.lease.newest_epoch.value()},
