@@ -59,6 +59,8 @@ struct harness {
     if (conn && !conn->closed()) {
       conn->close();
       loop->run_pending();
+      // A connected close waits for the DISCONNECT receipt, at most connectTimeout.
+      while (!conn->closed() && loop->next_timer_in()) loop->advance_to_next_timer();
     }
   }
 
