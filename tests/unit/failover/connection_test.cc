@@ -1141,3 +1141,35 @@ TEST_CASE("close during a connect attempt drops it and ends start with closed", 
   CHECK(h.net->made() == 1);
   CHECK(h.loop->timers_set() == 0);
 }
+
+TEST_CASE("no heart-beat EOL while the client writes frames often enough", "[connection]") {
+  harness h("failover:(stomp://a:1,stomp://b:2)?randomize=false&heartBeat=1000,0");
+  auto& a = h.start_connected("0,1000");
+  for (int i = 0; i < 10; ++i) {
+    h.send("/queue/q", std::to_string(i));
+    h.loop->advance(milliseconds(400));
+  }
+  CHECK(a.frames("SEND").size() == 10);
+  CHECK(a.heartbeats() == 0);
+}
+
+TEST_CASE("the heart-beat watch starts again on the new connection after a failover", "[connection]") {
+  harness h("failover:(stomp://a:1,stomp://b:2)?randomize=false&heartBeat=0,500");
+  auto& a = h.start_connected("500,0");
+  a.fail_read();
+  h.loop->run_pending();
+  auto& b = h.net->last();
+  b.reply_connected("500,0");
+  h.loop->run_pending();
+  REQUIRE(h.conn->current_endpoint() == "stomp://b:2");
+  for (int i = 0; i < 6; ++i) {  // a beat every 500 ms keeps it up
+    h.loop->advance(milliseconds(500));
+    b.deliver("\n");
+  }
+  h.loop->run_pending();
+  CHECK(h.conn->current_endpoint() == "stomp://b:2");
+  h.loop->advance(milliseconds(1500));  // silence: 2 x 500 ms, noticed within a check interval
+  CHECK_FALSE(h.conn->connected());
+  CHECK(h.events.back().kind == event_kind::interrupted);
+  CHECK(h.events.back().endpoint == "stomp://b:2");
+}
