@@ -166,3 +166,28 @@ def test_sigterm_stops_a_receiver_with_a_summary(broker, tmp_path):
         r.close()
     # The printed message was acked: nothing is left.
     assert ok(recv(ct.uri(broker), "/queue/cli.sigterm", "--timeout", 300)).stdout == ""
+
+
+def test_a_killed_receiver_loses_nothing_and_repeats_only_as_redelivered(broker, tmp_path):
+    # tandem-recv prints, then acks: after a SIGKILL the broker gives back what was not acked,
+    # marked redelivered:true, to the next receiver.
+    dest = "/queue/cli.killed.recv"
+    producer = ct.Background(tmp_path, "producer", "tandem-send", ct.uri(broker), dest, "k-{n}", "--number",
+                             "--count", 1000, "--rate", 500, "--persistent")
+    first = ct.Background(tmp_path, "first", "tandem-recv", ct.uri(broker), dest, "--ack", "client-individual",
+                          "--headers")
+    try:
+        th.wait_until(lambda: first.stdout().count("\n\nk-") >= 200, 30, what="200 messages printed")
+        first.proc.kill()
+        first.wait(10)
+        assert producer.wait(60) == 0, producer.stderr()
+    finally:
+        producer.close()
+        first.close()
+    second = ok(recv(ct.uri(broker), dest, "--ack", "client-individual", "--headers", "--timeout", 1000))
+    copies = {}
+    for headers, body in ct.parse_headers_output(first.stdout()) + ct.parse_headers_output(second.stdout):
+        copies.setdefault(body, []).append(headers.get("redelivered") == "true")
+    assert set(copies) == {f"k-{n}" for n in range(1, 1001)}
+    assert all(flags.count(False) <= 1 for flags in copies.values()), \
+        [b for b, flags in copies.items() if flags.count(False) > 1][:10]
