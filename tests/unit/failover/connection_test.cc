@@ -1173,3 +1173,20 @@ TEST_CASE("the heart-beat watch starts again on the new connection after a failo
   CHECK(h.events.back().kind == event_kind::interrupted);
   CHECK(h.events.back().endpoint == "stomp://b:2");
 }
+
+TEST_CASE("frames that arrive in the same read as CONNECTED are handled at once", "[connection]") {
+  harness h;
+  h.subscribe({"s1", "/queue/a", "auto", {}});
+  h.start();
+  auto& a = h.net->last();
+  std::string bytes = stomp::encode(stomp::frame{"CONNECTED", {{"version", "1.2"}, {"heart-beat", "0,0"}}, ""},
+                                    stomp::version::v1_2);
+  bytes += stomp::encode(
+      stomp::frame{"MESSAGE", {{"subscription", "s1"}, {"destination", "/queue/a"}, {"message-id", "m-1"}, {"ack", "1"}}, "hi"},
+      stomp::version::v1_2);
+  a.deliver(bytes);
+  h.loop->run_pending();
+  CHECK(h.started.ok());
+  REQUIRE(h.messages.size() == 1);
+  CHECK(h.messages[0].body() == "hi");
+}
