@@ -9,6 +9,15 @@ using namespace tandem::failover;
 using namespace tandem::failover::testing;
 using namespace std::string_literals;
 
+namespace {
+endpoint at(std::string host, std::uint16_t port) {
+  endpoint e;
+  e.host = std::move(host);
+  e.port = port;
+  return e;
+}
+}  // namespace
+
 TEST_CASE("fake scheduler fires due timers in order and never inline", "[fake]") {
   auto loop = std::make_shared<fake_scheduler>();
   std::vector<std::string> fired;
@@ -46,8 +55,8 @@ TEST_CASE("fake transport records frames and heart-beats and answers only throug
   auto loop = std::make_shared<fake_scheduler>();
   auto net = std::make_shared<fake_network>(loop);
   net->refuse("stomp://b:2");
-  auto t = net->make(endpoint{.host = "a", .port = 1});
-  auto refused = net->make(endpoint{.host = "b", .port = 2});
+  auto t = net->make(at("a", 1));
+  auto refused = net->make(at("b", 2));
   CHECK(net->attempts() == std::vector<std::string>{"stomp://a:1", "stomp://b:2"});
 
   std::optional<error> connected, refusal, written;

@@ -18,7 +18,12 @@ failover_options endpoints(std::size_t n) {
   o.failover = true;
   o.randomize = false;
   o.reconnect_jitter = 0.0;
-  for (std::size_t i = 0; i < n; ++i) o.endpoints.push_back(endpoint{.host = "h" + std::to_string(i), .port = 61613});
+  for (std::size_t i = 0; i < n; ++i) {
+    endpoint e;
+    e.host = "h" + std::to_string(i);
+    e.port = 61613;
+    o.endpoints.push_back(e);
+  }
   return o;
 }
 
