@@ -65,7 +65,9 @@ std::string escape_header(std::string_view v) {
   return out;
 }
 
-void print(const failover::message& m, bool with_headers, bool first) {
+// False when stdout could not take the message (a full disk, a closed pipe with SIGPIPE
+// ignored): the message is then not acked, so the broker keeps it.
+bool print(const failover::message& m, bool with_headers, bool first) {
   if (with_headers) {
     if (!first) std::fputc('\n', stdout);
     for (const auto& [k, v] : m.frame.headers)
@@ -74,7 +76,7 @@ void print(const failover::message& m, bool with_headers, bool first) {
   }
   std::fwrite(m.frame.body.data(), 1, m.frame.body.size(), stdout);
   std::fputc('\n', stdout);
-  std::fflush(stdout);
+  return std::fflush(stdout) == 0 && !std::ferror(stdout);
 }
 
 // Receives until --count, --timeout of silence, a signal or an error. Returns the exit code.
@@ -100,7 +102,11 @@ int receive_loop(const args& a, bool ack_for_auto, failover::client& c, counters
                    m.err().describe().c_str());
       return cli::exit_failed;
     }
-    print(*m, a.headers, n.received == 0);
+    if (!print(*m, a.headers, n.received == 0)) {
+      std::fprintf(stderr, "%s: cannot write to stdout; message %.*s not acked\n", program.data(),
+                   int(m->message_id().size()), m->message_id().data());
+      return cli::exit_failed;
+    }
     ++n.received;
     if (m->redelivered()) ++n.redelivered;
     last = steady_clock::now();

@@ -2,6 +2,7 @@
 stderr and in the exit status (0 done, 1 usage/bad URI, 2 could not connect, 3 failed)."""
 
 import signal
+import subprocess
 import time
 
 import pytest
@@ -191,3 +192,13 @@ def test_a_killed_receiver_loses_nothing_and_repeats_only_as_redelivered(broker,
     assert set(copies) == {f"k-{n}" for n in range(1, 1001)}
     assert all(flags.count(False) <= 1 for flags in copies.values()), \
         [b for b, flags in copies.items() if flags.count(False) > 1][:10]
+
+
+def test_a_message_that_cannot_be_written_to_stdout_is_not_acked(broker):
+    ok(send(ct.uri(broker), "/queue/cli.full", "f-{n}", "--number", "--count", 3))
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([ct.binary("tandem-recv"), ct.uri(broker), "/queue/cli.full", "--count", "3",
+                            "--ack", "client-individual"], stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=30)
+    assert r.returncode == 3 and "cannot write to stdout" in r.stderr, r.stderr
+    assert bodies(ok(recv(ct.uri(broker), "/queue/cli.full", "--timeout", 1000))) == ["f-1", "f-2", "f-3"]
