@@ -108,6 +108,9 @@ void connection::start(completion done) {
 
 void connection::schedule_attempt() {
   if (phase_ != phase::connecting || attempt_timer_) return;  // one step at a time
+  // Every endpoint is being tried: wait for one to finish rather than use up passes. An attempt
+  // still running counts as its endpoint's try in the pass that skips it.
+  if (attempts_.size() >= options_.endpoints.size()) return;
   // The next endpoint not already being tried. If every endpoint of the pass is in flight,
   // wait: a finishing attempt calls back here.
   milliseconds delay{0};
@@ -184,9 +187,17 @@ void connection::on_transport_connected(std::uint64_t gen, error e) {
   if (!options_.client_id.empty()) f.add("client-id", options_.client_id);
   f.add("heart-beat", fmt::format("{},{}", options_.heartbeat_send.count(), options_.heartbeat_receive.count()));
   auto self = shared_from_this();
+  a->connect_write_pending = true;
   a->link->async_write(stomp::encode(f, stomp::version::v1_2), [self, gen](error e) {
-    if (e && self->find_attempt(gen)) self->attempt_failed(gen, error{e.code, "writing CONNECT: " + e.describe()});
-    // Once adopted, a failed write shows up as a failed read as well.
+    if (auto* a = self->find_attempt(gen)) {
+      a->connect_write_pending = false;
+      if (e) self->attempt_failed(gen, error{e.code, "writing CONNECT: " + e.describe()});
+    } else if (gen == self->gen_) {
+      // Adopted before this completion ran: the connection's writes waited for it.
+      self->writing_ = false;
+      if (e) return self->connection_lost(error{errc::connection_closed, "writing to the broker: " + e.describe()});
+      self->do_write();
+    }
   });
   do_read(gen);
 }
@@ -212,6 +223,7 @@ void connection::adopt(attempt_state& a, stomp::frame& f) {
   gen_ = a.gen;
   endpoint_ = a.endpoint;
   transport_ = a.link;
+  const bool connect_write_pending = a.connect_write_pending;
   parser_ = std::move(a.parser);  // it may already hold bytes that followed CONNECTED
   if (a.deadline) timers_->cancel(a.deadline), a.deadline = 0;
   for (auto& other : attempts_)
@@ -231,7 +243,7 @@ void connection::adopt(attempt_state& a, stomp::frame& f) {
   receive_interval_ = milliseconds(our_receive > 0 && server_send > 0 ? std::max(our_receive, server_send) : 0);
   phase_ = phase::connected;
   out_.clear();
-  writing_ = false;
+  writing_ = connect_write_pending;  // one write at a time on a transport (transport.h)
   ++stats_.connects;
   last_read_ = last_write_ = timers_->now();
   const bool first = !ever_connected_;
@@ -423,7 +435,7 @@ void connection::on_read(std::uint64_t gen, error e, std::string_view data) {
     if (e) {
       if (e.message.empty()) e.message = e.code.message();
       return connection_lost(error{e.code == errc::tls_error ? e.code : make_error_code(errc::connection_closed),
-                                   fmt::format("{}: {}", current_endpoint(), e.describe())});
+                                   "connection lost while " + e.describe()});
     }
     on_bytes(gen, data);
   } else if (auto* a = find_attempt(gen)) {
@@ -475,8 +487,8 @@ void connection::heartbeat_tick(std::uint64_t gen) {
   if (gen != gen_ || phase_ != phase::connected) return;
   const auto now = timers_->now();
   if (receive_interval_.count() > 0 && now - last_read_ > 2 * receive_interval_) {
-    return connection_lost(error{errc::timed_out, fmt::format("{}: nothing from the broker for {} ms (heart-beat)",
-                                                              current_endpoint(), 2 * receive_interval_.count())});
+    return connection_lost(error{errc::timed_out, fmt::format("nothing from the broker for {} ms (heart-beat)",
+                                                              2 * receive_interval_.count())});
   }
   if (send_interval_.count() > 0 && now - last_write_ >= send_interval_ && !writing_) {
     stomp::encode_heartbeat(out_);

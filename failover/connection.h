@@ -140,6 +140,7 @@ class connection : public std::enable_shared_from_this<connection> {
     std::shared_ptr<transport> link;
     stomp::parser parser;
     scheduler::timer_id deadline = 0;
+    bool connect_write_pending = false;  // CONNECT not fully written yet
   };
   void schedule_attempt();
   void launch(std::size_t endpoint_index);

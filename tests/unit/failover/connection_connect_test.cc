@@ -78,11 +78,11 @@ TEST_CASE("an attempt that never completes is dropped at connectTimeout", "[conn
   CHECK(h.net->made() == 2);  // the next pass
 }
 
-// The stagger timer asks the policy for the next endpoint while every endpoint is still in
-// flight; each such call starts (and skips) a whole pass, so passes are used up without any
-// attempt and the attempt limits count passes that never tried anything.
-TEST_CASE("endpoints that hang get every attempt startupMaxReconnectAttempts allows",
-          "[connection][!mayfail]") {
+// The stagger timer must not ask the policy for the next endpoint while every endpoint is still
+// in flight: each such call would start (and skip) a whole pass, using up the attempt limit
+// without trying anything.
+TEST_CASE("endpoints that hang do not use up passes while their attempts run",
+          "[connection]") {
   SECTION("one endpoint") {
     harness h("failover:(stomp://a:1)?heartBeat=0,0&connectTimeout=300&initialReconnectDelay=100"
               "&startupMaxReconnectAttempts=2");
@@ -108,7 +108,10 @@ TEST_CASE("endpoints that hang get every attempt startupMaxReconnectAttempts all
     h.start();
     while (!h.started.done() && h.loop->next_timer_in()) h.loop->advance_to_next_timer();
     CHECK(h.started.code() == errc::reconnect_failed);
-    CHECK(h.net->made() == 6);
+    // Attempts overlap (attempt_stagger): an attempt still running when its endpoint's turn
+    // comes in the next pass counts as that pass's try, so 3 passes over 2 hanging endpoints
+    // make 4 attempts, not 6, and no pass is used up without trying anything.
+    CHECK(h.net->made() == 4);
   }
 }
 
