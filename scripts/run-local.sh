@@ -207,7 +207,7 @@ tls_lines() {
   done
   ((${#eps[@]})) || return 0
   echo "    TLS:     ${eps[*]}"
-  echo "             failover:($(IFS=,; echo "${eps[*]}"))   CA: $TLS_DIR/ca.pem"
+  echo "             failover:($(IFS=,; echo "${eps[*]}"))?caFile=$TLS_DIR/ca.pem"
 }
 ep2="stomp://$(client_address_of "${node_address[node-2]}")"
 cat <<MSG
