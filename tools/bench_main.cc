@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     sub->add_option("--subscribers", o.subscribers, "fanout: subscribers")->capture_default_str();
     sub->add_option("--prefetch", o.prefetch, "drain: activemq.prefetchSize (default: broker's)");
     sub->add_option("--window", o.window,
-                    "stream/fill/fanout: at most N sends without a receipt (default 10000 stream, 1000 fanout)");
+                    "stream/fill/fanout: at most N sends without a receipt (default 8000 stream, 1000 fanout)");
     sub->add_option("--hold", o.hold_s, "connections: seconds to hold them")->capture_default_str();
     sub->add_option("--timeout-ms", o.timeout_ms, "bound for each receipt/message wait")->capture_default_str();
     sub->add_flag("--non-persistent", non_persistent, "send without persistent:true");

@@ -154,7 +154,7 @@ result<report> run_stream(const options& o, const std::string& name) {
   // The library asks a receipt for every send (that is how it knows what to re-send after a
   // switchover); the window bounds how many are unanswered at once. Both outlive the client,
   // whose close() completes what is still pending.
-  receipt_window window(o.window ? o.window : 10000);
+  receipt_window window(o.window ? o.window : 8000);
   gap_clock gaps;  // touched only by completions, on the client's thread
   switchover_log log(print_events(o));
   auto c = log.open(*copts, name, timeout);

@@ -33,7 +33,7 @@ struct options {
   int subscribers = 8;
   int prefetch = 0;            // activemq.prefetchSize on SUBSCRIBE; 0: broker default
   std::uint64_t window = 0;    // stream/fill/fanout: at most this many sends without a receipt
-                               // (0: the workload's default, 10000 for stream/fill, 1000 for fanout)
+                               // (0: the workload's default, 8000 for stream/fill, 1000 for fanout)
   double hold_s = 10;          // connections: how long to hold them open
   int timeout_ms = 30000;      // per receipt / message wait
   bool progress = false;

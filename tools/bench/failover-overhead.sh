@@ -15,7 +15,8 @@
 # /tmp/tandem-bench-direct, built from OLD_REV when missing), OLD_REV (default 96494f8^: the
 # last commit before tandem-bench moved to the library), ROUNDS (5), COUNT (50000: (b) (c) (d)),
 # LATENCY_COUNT (5000), PRODUCERS (8), JSON_OUT=FILE (every run's JSON line, with its variant,
-# round and the client's CPU seconds), KEEP=1 keeps the temp dir.
+# round and the client's CPU seconds), KEEP=1 keeps the temp dir, EXTRA_BENCH=PATH adds a
+# variant D: that tandem-bench with the failover URI (e.g. one built with a library change).
 #
 # Each run is a separate process; its client CPU time (user+sys, from wait4) is printed per
 # message too: that figure does not depend on the disk and shows the library's own cost.
@@ -80,7 +81,7 @@ fi
 
 echo "failover-overhead: broker on 127.0.0.1:$port (journal in $work/store), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 /usr/bin/python3 - "$bench_bin" "$old_bench" "$port" "$work" <<'EOF' || { tail -20 "$work/broker.log" >&2; exit 1; }
-import json, os, statistics, subprocess, sys, time
+import json, os, resource, statistics, subprocess, sys, time
 
 bench, old, port, work = sys.argv[1:5]
 rounds = int(os.environ.get("ROUNDS", "5"))
@@ -92,6 +93,10 @@ variants = {
     "B": ("stomp://127.0.0.1:%s" % port, [bench, "--uri", "stomp://127.0.0.1:%s" % port]),
     "C": ("direct stomp_connection (before the library)", [old, "--host", "127.0.0.1", "--port", port]),
 }
+if os.environ.get("EXTRA_BENCH"):
+    extra = os.environ["EXTRA_BENCH"]
+    variants["D"] = (f"{extra} --uri failover:(stomp://127.0.0.1:{port})",
+                     [extra, "--uri", "failover:(stomp://127.0.0.1:%s)" % port])
 workloads = [
     ("(a) latency", lambda v, r: ["latency", "--count", latency_count, "--warmup", "100"]),
     ("(b) producers", lambda v, r: ["producers", "--count", count, "--producers", producers, "--warmup", "100"]),
@@ -101,21 +106,22 @@ workloads = [
 rows = []
 
 def run(label, variant, rnd, args):
-    before = os.times()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(variants[variant][1] + args + ["--json", "--quiet"], capture_output=True, text=True)
-    after = os.times()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"failover-overhead: {label} {variant} round {rnd} failed: {proc.stderr.strip()}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     r.update(variant=variant, round=rnd, label=label,
-             cpu_s=(after.children_user - before.children_user) + (after.children_system - before.children_system))
+             cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     rows.append(r)
     print(f"  round {rnd} {label:<14} {variant}  {r['msgs_per_s']:>9.0f} msgs/s  client CPU {r['cpu_s']:.2f} s",
           file=sys.stderr, flush=True)
 
 order = list(variants)
 for rnd in range(1, rounds + 1):
-    rot = order[(rnd - 1) % 3:] + order[:(rnd - 1) % 3]
+    k = (rnd - 1) % len(order)
+    rot = order[k:] + order[:k]
     for label, make in workloads:
         if label == "(d) drain":
             continue
@@ -139,8 +145,15 @@ print(f"failover overhead: medians of {rounds} rounds, A/B/C alternating, one br
 for v, (desc, _) in variants.items():
     print(f"  {v} = {desc}")
 print()
-print(f"{'workload':<15}{'A msgs/s':>10}{'B msgs/s':>10}{'C msgs/s':>10}{'A/C':>8}{'B/C':>8}{'A/B':>8}"
-      f"{'A p50 ms':>10}{'C p50 ms':>10}{'CPU us/msg A':>14}{'B':>7}{'C':>7}")
+def per_round_ratio(label, x, y):
+    # Ratio within each round (same minute, same disk mood), then the median over rounds.
+    by = {(r["variant"], r["round"]): r["msgs_per_s"] for r in rows if r["label"] == label}
+    return statistics.median(by[(x, n)] / by[(y, n)] for n in range(1, rounds + 1))
+
+names = list(variants)
+print(f"{'workload':<15}" + "".join(f"{v + ' msgs/s':>10}" for v in names) + f"{'A/C':>7}{'B/C':>7}{'A/B':>7}"
+      + (f"{'D/C':>7}" if "D" in variants else "") + f"{'rA/C':>7}{'rB/C':>7}"
+      + f"{'A p50 ms':>10}{'C p50 ms':>10}   CPU us/msg " + " ".join(f"{v:>5}" for v in names))
 for label, _ in workloads:
     m = {v: med(label, v, "msgs_per_s")[0] for v in variants}
     lat = {}
@@ -152,15 +165,19 @@ for label, _ in workloads:
         per = [r["cpu_s"] / r["messages"] * 1e6 for r in rows if r["label"] == label and r["variant"] == v and r["messages"]]
         cpu[v] = statistics.median(per)
     f = lambda x: f"{x:.3f}" if x is not None else "-"
-    print(f"{label:<15}{m['A']:>10.0f}{m['B']:>10.0f}{m['C']:>10.0f}{m['A'] / m['C']:>8.2f}{m['B'] / m['C']:>8.2f}"
-          f"{m['A'] / m['B']:>8.2f}{f(lat['A']):>10}{f(lat['C']):>10}{cpu['A']:>14.1f}{cpu['B']:>7.1f}{cpu['C']:>7.1f}")
+    print(f"{label:<15}" + "".join(f"{m[v]:>10.0f}" for v in names)
+          + f"{m['A'] / m['C']:>7.2f}{m['B'] / m['C']:>7.2f}{m['A'] / m['B']:>7.2f}"
+          + (f"{m['D'] / m['C']:>7.2f}" if "D" in variants else "")
+          + f"{per_round_ratio(label, 'A', 'C'):>7.2f}{per_round_ratio(label, 'B', 'C'):>7.2f}"
+          + f"{f(lat['A']):>10}{f(lat['C']):>10}" + " " * 14 + " ".join(f"{cpu[v]:>5.1f}" for v in names))
 print()
 print("every run (msgs/s):")
 for label, _ in workloads:
     for v in variants:
         vals = med(label, v, "msgs_per_s")[1]
         print(f"  {label:<15}{v}  " + "  ".join(f"{x:.0f}" for x in vals))
-print("ratio = median msgs/s; target: A within 10% of C (A/C >= 0.90). (c) through the library asks a receipt")
-print("for every send (that is what it re-sends after a switchover); C asks one for the last only.")
+print("A/C = ratio of the medians; rA/C = median of the per-round ratios. Target: A within 10% of C (>= 0.90).")
+print("(c) through the library asks a receipt for every send (that is what it re-sends after a switchover);")
+print("C asks one for the last only.")
 print("CPU us/msg: the client process's user+sys time per message (all threads), independent of the disk.")
 EOF
