@@ -13,7 +13,9 @@
 # TANDEM_BROKER / TANDEM_BENCH (explicit paths), COUNT (default 50000), LATENCY_COUNT (10000),
 # PRODUCERS (8), SUBSCRIBERS (8), FANOUT_COUNT (10000), KEEP=1 keeps the temp dir,
 # CONNECTIONS=N also opens N idle connections and holds them HOLD seconds (default 5),
-# JSON_OUT=FILE also writes the raw JSON lines there.
+# JSON_OUT=FILE also writes the raw JSON lines there, FAILOVER=1 runs the workloads through
+# failover:(stomp://127.0.0.1:PORT) instead of stomp://127.0.0.1:PORT (both through the failover
+# library; tools/bench/failover-overhead.sh compares them with the direct client).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
@@ -63,7 +65,9 @@ mkdir -p "$work/store"
 
 "$broker_bin" --config "$work/broker.yaml" >"$work/broker.log" 2>&1 &
 broker_pid=$!
-bench() { "$bench_bin" --host 127.0.0.1 --port "$port" "$@"; }
+uri="stomp://127.0.0.1:$port"
+[[ "${FAILOVER:-0}" == 1 ]] && uri="failover:($uri)"
+bench() { "$bench_bin" --uri "$uri" "$@"; }
 if ! bench probe --timeout-ms 30000 --json >/dev/null; then
   tail -20 "$work/broker.log" >&2
   die "broker did not start serving"
@@ -114,4 +118,6 @@ for r in rows:
 print(f"broker RSS: idle {int(sys.argv[2]) / 1024:.1f} MiB, after the runs {int(sys.argv[3]) / 1024:.1f} MiB")
 print("latency: (a)(b) send to receipt; (d) gap between receives; fanout send to delivery;"
       " (c) is timed to its final receipt")
+if rows and "uri" in rows[0]:
+    print(f"through {rows[0]['uri']} (failover library)")
 EOF
