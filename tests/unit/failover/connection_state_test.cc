@@ -550,8 +550,8 @@ TEST_CASE("frames written while a write is in flight go out after it, in order",
 }
 
 // transport.h: "async_write REQUIRES: the previous write has completed". The CONNECT of an
-// attempt is written outside the connection's write queue; when CONNECTED is read before that
-// write's completion has run, restoring state starts a second write on the same transport.
+// attempt is written outside the connection's write queue, and CONNECTED may be read before that
+// write's completion has run: restoring state must wait for it (the fake throws on an overlap).
 TEST_CASE("restoring state after CONNECTED does not overlap the CONNECT write", "[connection]") {
   harness h;
   h.net->hold_writes();
