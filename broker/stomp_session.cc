@@ -228,7 +228,9 @@ void stomp_session::on_send_timer() {
     do_write();
   }
   wrote_since_tick_ = false;
-  send_timer_.expires_after(send_interval_);
+  // Ticking at half the interval keeps every silence under 1.5 intervals (STOMP asks for "at
+  // least every n ms"; ticking at n would allow almost 2n, which is where clients give up).
+  send_timer_.expires_after(send_interval_ / 2);
   send_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (!ec) self->on_send_timer();
   });

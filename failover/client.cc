@@ -55,6 +55,7 @@ void client::on_connection_event(const event& e) {
     connection_closed_ = true;
     close_reason_ = e.reason;
     cv_.notify_all();
+    inbox_cv_.notify_all();
   }
   std::lock_guard lock(events_mutex_);
   if (user_events_) user_events_(e);
@@ -131,9 +132,9 @@ void client::send_async(std::string_view destination, std::string_view body, con
     // Back-pressure: a producer far ahead of its receipts waits here instead of queueing
     // without bound.
     if (async_outstanding_ >= max_async_outstanding) {
-      ++async_waiters_;
+      ++backpressure_waiters_;
       cv_.wait(lock, [&] { return async_outstanding_ < max_async_outstanding || connection_closed_ || closed_; });
-      --async_waiters_;
+      --backpressure_waiters_;
     }
     ++async_outstanding_;
   }
@@ -143,7 +144,11 @@ void client::send_async(std::string_view destination, std::string_view body, con
       std::lock_guard lock(mutex_);
       --async_outstanding_;
       if (e && !async_first_error_) async_first_error_ = e;
-      if (async_waiters_ > 0 && (async_outstanding_ == 0 || async_outstanding_ < max_async_outstanding)) cv_.notify_all();
+      // Wake only those whose condition now holds: waking a waiter per receipt costs a context
+      // switch per message.
+      if ((async_waiters_ > 0 && async_outstanding_ == 0) ||
+          (backpressure_waiters_ > 0 && async_outstanding_ == max_async_outstanding / 2))
+        cv_.notify_all();
     });
   });
 }
@@ -169,7 +174,7 @@ error client::subscribe(subscription_spec spec) {
         [this](message&& m) {
           std::lock_guard lock(mutex_);
           inbox_.push_back(std::move(m));
-          cv_.notify_one();
+          inbox_cv_.notify_one();
         },
         std::move(done));
   });
@@ -182,8 +187,8 @@ error client::unsubscribe(std::string_view id) {
 result<message> client::receive(milliseconds timeout) {
   std::unique_lock lock(mutex_);
   auto ready = [&] { return !inbox_.empty() || connection_closed_ || closed_; };
-  if (timeout.count() < 0) cv_.wait(lock, ready);
-  else if (!cv_.wait_for(lock, timeout, ready))
+  if (timeout.count() < 0) inbox_cv_.wait(lock, ready);
+  else if (!inbox_cv_.wait_for(lock, timeout, ready))
     return error{errc::timed_out, fmt::format("no message within {} ms", timeout.count())};
   if (inbox_.empty()) return connection_closed_ && close_reason_ ? close_reason_ : closed_error();
   message m = std::move(inbox_.front());
@@ -195,18 +200,22 @@ error client::ack(const message& m, std::string_view transaction) {
   if (closed_) return closed_error();
   // Checked here so the caller learns at once; the background thread checks again (the
   // connection may be lost in between — then the ack is dropped and counted as stale).
-  if (m.generation != generation_.load())
+  if (m.generation != generation_.load()) {
+    ++stale_acks_;
     return {errc::stale_message, fmt::format("message {} came on a connection that was lost; the broker redelivers it",
                                              m.message_id())};
+  }
   submit([this, s = ack_slice(m), t = std::string(transaction)] { conn_->ack(s, t); });
   return {};
 }
 
 error client::nack(const message& m, std::string_view transaction) {
   if (closed_) return closed_error();
-  if (m.generation != generation_.load())
+  if (m.generation != generation_.load()) {
+    ++stale_acks_;
     return {errc::stale_message, fmt::format("message {} came on a connection that was lost; the broker redelivers it",
                                              m.message_id())};
+  }
   submit([this, s = ack_slice(m), t = std::string(transaction)] { conn_->nack(s, t); });
   return {};
 }
@@ -231,6 +240,7 @@ void client::close() {
     {
       std::lock_guard lock(mutex_);
       cv_.notify_all();
+      inbox_cv_.notify_all();
     }
     work_.reset();
     io_.stop();  // nothing of ours is left: the connection closed its transports and timers
@@ -239,8 +249,10 @@ void client::close() {
 }
 
 statistics client::stats() {
-  if (closed_ || !thread_.joinable()) return conn_ ? conn_->stats() : statistics{};
-  return on_thread<statistics>([this] { return conn_->stats(); });
+  statistics s = closed_ || !thread_.joinable() ? (conn_ ? conn_->stats() : statistics{})
+                                                : on_thread<statistics>([this] { return conn_->stats(); });
+  s.stale_acks += stale_acks_.load();  // refused here, before reaching the connection
+  return s;
 }
 
 bool client::connected() {

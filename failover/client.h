@@ -104,7 +104,8 @@ class client {
   event_handler user_events_;
   std::mutex events_mutex_;
 
-  std::atomic<std::uint64_t> generation_{0};  // of the live connection (stale acks fail at once)
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> stale_acks_{0};  // of the live connection (stale acks fail at once)
 
   std::mutex mutex_;  // guards the members below
   std::condition_variable cv_;
@@ -114,8 +115,12 @@ class client {
   bool connection_closed_ = false;
   error close_reason_;
   std::uint64_t async_outstanding_ = 0;
-  std::size_t async_waiters_ = 0;
+  std::size_t async_waiters_ = 0;         // in wait_for_receipts(): woken when outstanding reaches 0
+  std::size_t backpressure_waiters_ = 0;  // in send_async(): woken at half of max_async_outstanding
   error async_first_error_;
+  // receive() waits on its own condition variable: a notify_one() meant for a receiver must not
+  // be taken by a thread in wait_for_receipts() (a lost wake-up on a shared one).
+  std::condition_variable inbox_cv_;
 };
 
 }  // namespace tandem::failover

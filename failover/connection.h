@@ -219,9 +219,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t next_sub_receipt_ = 1;
   std::uint64_t disconnect_receipt_seq_ = 0;
   statistics stats_;
-  // message-id -> generation it was last delivered on, for the last remembered_deliveries ids.
-  std::unordered_map<std::string, std::uint64_t> delivered_on_;
-  std::deque<std::string> delivered_order_;
+  // hash of message-id -> generation it was last delivered on, for the last remembered_deliveries
+  // ids. Hashes, not strings: one lookup per delivery stays cheap (a 64-bit collision among
+  // 16,384 ids, ~1e-11, would only mark a message redelivered that was not).
+  std::unordered_map<std::uint64_t, std::uint64_t> delivered_on_;
+  std::deque<std::uint64_t> delivered_order_;
   std::size_t rolled_back_since_interrupt_ = 0;
   event_handler on_event_;
   std::shared_ptr<transport> priority_probe_;

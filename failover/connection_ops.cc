@@ -184,7 +184,9 @@ void connection::dispatch(stomp::frame& f) {
 void connection::note_delivery(stomp::frame& f) {
   const std::string* id = f.find("message-id");
   if (!id) return;
-  auto [it, fresh] = delivered_on_.try_emplace(*id, gen_);
+  if (delivered_on_.empty()) delivered_on_.reserve(2 * remembered_deliveries);
+  const std::uint64_t key = std::hash<std::string>{}(*id);
+  auto [it, fresh] = delivered_on_.try_emplace(key, gen_);
   if (!fresh) {
     // Delivered before on a connection since lost: its ack may not have reached the broker,
     // and a node that took over does not know it was delivered. Say so, as JMSRedelivered does.
@@ -192,7 +194,7 @@ void connection::note_delivery(stomp::frame& f) {
     it->second = gen_;
     return;
   }
-  delivered_order_.push_back(*id);
+  delivered_order_.push_back(key);
   if (delivered_order_.size() > remembered_deliveries) {
     delivered_on_.erase(delivered_order_.front());
     delivered_order_.pop_front();

@@ -59,7 +59,7 @@ struct failover_options {
   milliseconds timeout{-1};                  // timeout: -1 = a send waits forever while disconnected
   bool priority_backup = false;              // priorityBackup
   std::vector<endpoint> priority_uris;       // priorityURIs (default: the first endpoint)
-  double reconnect_jitter = 0.2;             // reconnectJitter: delay * (1 + U[0, jitter))
+  double reconnect_jitter = 0.2;             // reconnectJitter: delay * (1 - jitter * U[0, 1))
   std::size_t max_buffered_sends = 10000;    // maxBufferedSends: sends held while disconnected
 
   // The STOMP connection.
