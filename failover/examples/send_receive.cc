@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
       return 3;
     }
   }
-  if (auto e = client.subscribe({.id = "s1", .destination = "/queue/example", .ack = "client-individual"})) {
+  if (auto e = client.subscribe({.id = "s1", .destination = "/queue/example", .ack = "client-individual", .extra = {}})) {
     fmt::print(stderr, "subscribe failed: {}\n", e.describe());
     return 3;
   }

@@ -22,16 +22,10 @@
 # message too: that figure does not depend on the disk and shows the library's own cost.
 set -euo pipefail
 
-repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
-bin_dir="${TANDEM_BIN_DIR:-$repo/build}"
-broker_bin="${TANDEM_BROKER:-$bin_dir/broker/tandem-broker}"
-bench_bin="${TANDEM_BENCH:-$bin_dir/tools/tandem-bench}"
+script_name=failover-overhead
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
 old_bench="${OLD_BENCH:-/tmp/tandem-bench-direct}"
 old_rev="${OLD_REV:-96494f8^}"
-
-die() { echo "failover-overhead: $*" >&2; exit 1; }
-[[ -x "$broker_bin" ]] || die "no broker at $broker_bin (build it, or set TANDEM_BIN_DIR / TANDEM_BROKER)"
-[[ -x "$bench_bin" ]] || die "no tandem-bench at $bench_bin (set TANDEM_BIN_DIR / TANDEM_BENCH)"
 
 if [[ ! -x "$old_bench" ]]; then
   # The comparison needs the client as it was: build that tandem-bench from git into a temp tree.
@@ -44,36 +38,8 @@ if [[ ! -x "$old_bench" ]]; then
   rm -rf "$src"
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/tandem-overhead.XXXXXX")"
-broker_pid=""
-cleanup() {
-  if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
-  if [[ "${KEEP:-0}" == 1 ]]; then echo "failover-overhead: kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-ha_port="$(free_port)"
-cat >"$work/broker.yaml" <<EOF
-node:
-  name: overhead
-storage:
-  path: "$work/store"
-listeners:
-  stomp: "127.0.0.1:$port"
-  ha: "127.0.0.1:$ha_port"
-log:
-  level: warn
-EOF
-mkdir -p "$work/store"
-"$broker_bin" --config "$work/broker.yaml" >"$work/broker.log" 2>&1 &
-broker_pid=$!
+bench_make_broker_config overhead warn
+bench_start_broker
 if ! "$old_bench" --port "$port" probe --timeout-ms 30000 --json >/dev/null; then
   tail -20 "$work/broker.log" >&2
   die "broker did not start serving"

@@ -29,47 +29,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$signal" == KILL || "$signal" == TERM ]] || { echo "restart-time: --signal KILL|TERM" >&2; exit 2; }
 
-repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
-bin_dir="${TANDEM_BIN_DIR:-$repo/build}"
-broker_bin="${TANDEM_BROKER:-$bin_dir/broker/tandem-broker}"
-bench_bin="${TANDEM_BENCH:-$bin_dir/tools/tandem-bench}"
-die() { echo "restart-time: $*" >&2; exit 1; }
-[[ -x "$broker_bin" ]] || die "no broker at $broker_bin (set TANDEM_BIN_DIR / TANDEM_BROKER)"
-[[ -x "$bench_bin" ]] || die "no tandem-bench at $bench_bin (set TANDEM_BIN_DIR / TANDEM_BENCH)"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/tandem-restart.XXXXXX")"
-broker_pid=""
-stop_broker() {  # stop_broker SIGNAL
-  [[ -n "$broker_pid" ]] || return 0
-  kill "-$1" "$broker_pid" 2>/dev/null || true
-  for _ in $(seq 300); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$broker_pid" 2>/dev/null || true
-  wait "$broker_pid" 2>/dev/null || true
-  broker_pid=""
-}
-cleanup() {
-  stop_broker TERM
-  if [[ "${KEEP:-0}" == 1 ]]; then echo "restart-time: kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-# The HA listener lets a node restarted after a crash see that its own stale lease is dead
-# (it holds the port the record names) instead of waiting the lease TTL.
-ha_port="$(free_port)"
-mkdir -p "$work/store"
-cat >"$work/broker.yaml" <<EOF
-node:
-  name: bench
-storage:
-  path: "$work/store"
-listeners:
-  stomp: "127.0.0.1:$port"
-  ha: "127.0.0.1:$ha_port"
-log:
-  level: info
-EOF
+script_name=restart-time
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
+bench_make_broker_config bench info
 bench() { "$bench_bin" --host 127.0.0.1 --port "$port" "$@"; }
 json_field() { /usr/bin/python3 -c 'import json, sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
 

@@ -18,53 +18,16 @@
 # library; tools/bench/failover-overhead.sh compares them with the direct client).
 set -euo pipefail
 
-repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
-bin_dir="${TANDEM_BIN_DIR:-$repo/build}"
-broker_bin="${TANDEM_BROKER:-$bin_dir/broker/tandem-broker}"
-bench_bin="${TANDEM_BENCH:-$bin_dir/tools/tandem-bench}"
 count="${COUNT:-50000}"
 latency_count="${LATENCY_COUNT:-10000}"
 producers="${PRODUCERS:-8}"
 subscribers="${SUBSCRIBERS:-8}"
 fanout_count="${FANOUT_COUNT:-10000}"
 
-die() { echo "run-all: $*" >&2; exit 1; }
-[[ -x "$broker_bin" ]] || die "no broker at $broker_bin (build it, or set TANDEM_BIN_DIR / TANDEM_BROKER)"
-[[ -x "$bench_bin" ]] || die "no tandem-bench at $bench_bin (set TANDEM_BIN_DIR / TANDEM_BENCH)"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench.XXXXXX")"
-broker_pid=""
-cleanup() {
-  if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
-  if [[ "${KEEP:-0}" == 1 ]]; then echo "run-all: kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-# The HA listener lets a node restarted after a crash see that its own stale lease is dead
-# (it holds the port the record names) instead of waiting the lease TTL.
-ha_port="$(free_port)"
-cat >"$work/broker.yaml" <<EOF
-node:
-  name: bench
-storage:
-  path: "$work/store"
-listeners:
-  stomp: "127.0.0.1:$port"
-  ha: "127.0.0.1:$ha_port"
-log:
-  level: warn
-EOF
-mkdir -p "$work/store"
-
-"$broker_bin" --config "$work/broker.yaml" >"$work/broker.log" 2>&1 &
-broker_pid=$!
+script_name=run-all
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
+bench_make_broker_config bench warn
+bench_start_broker
 uri="stomp://127.0.0.1:$port"
 [[ "${FAILOVER:-0}" == 1 ]] && uri="failover:($uri)"
 bench() { "$bench_bin" --uri "$uri" "$@"; }
