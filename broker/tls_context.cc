@@ -57,6 +57,10 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
                    asio::ssl::context::single_dh_use);
   SSL_CTX_set_default_passwd_cb(native, refuse_passphrase);
+  // No TLS 1.3 session tickets: the broker keeps no session cache to resume from, and a ticket
+  // arriving after the handshake makes clients that read and write one TLS socket from two
+  // threads (stomp.py does) race inside OpenSSL ("decryption failed or bad record mac").
+  SSL_CTX_set_num_tickets(native, 0);
 
   auto cert_text = read_file("tls.cert_file", cfg.cert_file);
   if (!cert_text) return cert_text.err();

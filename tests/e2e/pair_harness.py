@@ -101,7 +101,7 @@ class Node(th.Broker):
 
     def _command(self):
         binary = self._binary or th.broker_binary()
-        return [binary, "--config", self.config_path, "--log-level", "info"]
+        return [binary, "--config", self.config_path, "--log-level", os.environ.get("TANDEM_PAIR_LOG_LEVEL", "info")]
 
     def _wait_accepting(self, timeout):
         # A standby opens no STOMP port: the node is up once its HTTP listener answers.

@@ -518,6 +518,10 @@ class Client:
         try:
             if self.conn.is_connected():
                 self.conn.disconnect()
+                # stomp.py's receiver thread closes the socket itself after DISCONNECT; closing it
+                # here at the same time races inside OpenSSL on a TLS socket (and can crash the
+                # interpreter), so let that thread finish first.
+                self.listener.wait_disconnected(timeout=5)
         except Exception:
             pass
         self.drop()
