@@ -170,6 +170,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void pump();  // writes ops from write_cursor_ on, as flow control allows
   void complete(op& o, error e);
   void on_receipt(const std::string& id);
+  void end_transaction(op_kind kind, const std::string& transaction, completion done);  // COMMIT / ABORT
   void on_error_frame(const stomp::frame& f);
   void arm_timeout(std::uint64_t seq, op& o);
   void on_send_timeout(std::uint64_t seq);

@@ -379,36 +379,29 @@ void connection::begin(const std::string& transaction, completion done) {
 }
 
 void connection::commit(const std::string& transaction, completion done) {
+  end_transaction(op_kind::commit, transaction, std::move(done));
+}
+
+void connection::abort(const std::string& transaction, completion done) {
+  end_transaction(op_kind::abort, transaction, std::move(done));
+}
+
+void connection::end_transaction(op_kind kind, const std::string& transaction, completion done) {
   if (phase_ == phase::closed || phase_ == phase::closing)
     return post(std::move(done), error{errc::closed, "the connection is closed"});
   auto it = transactions_.find(transaction);
   if (it == transactions_.end())
     return post(std::move(done), error{errc::protocol_error, fmt::format("transaction '{}' was not begun", transaction)});
   if (it->second.rolled_back) {
-    error e{errc::transaction_rolled_back, it->second.rollback_reason};
+    // The broker has already dropped it: what an ABORT asks for, what a COMMIT must report.
+    error e = kind == op_kind::commit ? error{errc::transaction_rolled_back, it->second.rollback_reason} : error{};
     transactions_.erase(it);
     return post(std::move(done), std::move(e));
   }
   stomp::frame f;
-  f.command = "COMMIT";
+  f.command = kind == op_kind::commit ? "COMMIT" : "ABORT";
   f.add("transaction", transaction);
-  enqueue(op_kind::commit, std::move(f), std::move(done), transaction);
-}
-
-void connection::abort(const std::string& transaction, completion done) {
-  if (phase_ == phase::closed || phase_ == phase::closing)
-    return post(std::move(done), error{errc::closed, "the connection is closed"});
-  auto it = transactions_.find(transaction);
-  if (it == transactions_.end())
-    return post(std::move(done), error{errc::protocol_error, fmt::format("transaction '{}' was not begun", transaction)});
-  if (it->second.rolled_back) {  // the broker has already dropped it
-    transactions_.erase(it);
-    return post(std::move(done), error{});
-  }
-  stomp::frame f;
-  f.command = "ABORT";
-  f.add("transaction", transaction);
-  enqueue(op_kind::abort, std::move(f), std::move(done), transaction);
+  enqueue(kind, std::move(f), std::move(done), transaction);
 }
 
 }  // namespace tandem::failover
