@@ -64,7 +64,16 @@ class GaneshaError(RuntimeError):
 
 
 class Ganesha:
-    def __init__(self, export_dir, workdir=None, protocols=(4,), start_timeout=10.0):
+    def __init__(self, export_dir, workdir=None, protocols=(4,), start_timeout=10.0,
+                 netns=None, bind_addr="127.0.0.1", nfs_port=None, mnt_port=None):
+        """`netns`: run ganesha.nfsd inside that network namespace (`ip netns exec`), bound to
+        `bind_addr` there; its ports then default to 2049 / 20048 (a fresh namespace has them
+        free) instead of free loopback ports. NFSv3 needs a portmapper in that namespace, which
+        this class does not provide: use protocols=(4,) with a netns."""
+        self.netns = netns
+        self.bind_addr = bind_addr
+        self._fixed_ports = (nfs_port or (2049 if netns else None),
+                             mnt_port or (20048 if netns else None))
         self.export_dir = os.path.abspath(export_dir)
         self._own_workdir = workdir is None
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="tandem-ganesha-"))
@@ -91,7 +100,8 @@ class Ganesha:
             self._ensure_rpcbind()
         last = None
         for _ in range(3):  # a free port can be taken between probing and binding
-            self.nfs_port, self.mnt_port = free_port(), free_port()
+            self.nfs_port = self._fixed_ports[0] or free_port()
+            self.mnt_port = self._fixed_ports[1] or free_port()
             self._write_config()
             try:
                 self._spawn()
@@ -151,7 +161,7 @@ class Ganesha:
     def url(self, version=4, path=""):
         if version not in self.protocols:
             raise GaneshaError(f"NFSv{version} not served (protocols {self.protocols})")
-        base = "nfs://127.0.0.1/export" + (("/" + path.strip("/")) if path.strip("/") else "")
+        base = f"nfs://{self.bind_addr}/export" + (("/" + path.strip("/")) if path.strip("/") else "")
         if version == 4:
             return f"{base}?version=4&nfsport={self.nfs_port}"
         return f"{base}?nfsport={self.nfs_port}&mountport={self.mnt_port}"
@@ -182,7 +192,7 @@ class Ganesha:
         protocols = ", ".join(str(p) for p in self.protocols)
         conf = f"""
 NFS_CORE_PARAM {{
-    Bind_Addr = 127.0.0.1;
+    Bind_Addr = {self.bind_addr};
     NFS_Port = {self.nfs_port};
     MNT_Port = {self.mnt_port};
     Enable_NLM = false;
@@ -226,8 +236,9 @@ EXPORT {{
     def _spawn_unlocked(self):
         self._reap()
         log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            [GANESHA_BIN, "-F", "-f", self.conf_path, "-L", self.log_path, "-p", self.pid_path,
+            netns + [GANESHA_BIN, "-F", "-f", self.conf_path, "-L", self.log_path, "-p", self.pid_path,
              "-N", "NIV_EVENT"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
@@ -236,13 +247,22 @@ EXPORT {{
             if self.proc.poll() is not None:
                 raise GaneshaError(f"ganesha exited with {self.proc.returncode} during start; "
                                    f"log {self.log_path}:\n{self._log_tail(log_offset)}")
-            if READY_LINE in self._log_tail(log_offset) and port_listening(self.nfs_port):
+            if READY_LINE in self._log_tail(log_offset) and self._listening():
                 return
             time.sleep(0.02)
         self.proc.kill()
         self.proc.wait(timeout=10)
         raise GaneshaError(f"ganesha not ready after {self.start_timeout} s; log {self.log_path}:\n"
                            f"{self._log_tail(log_offset)}")
+
+    def _listening(self):
+        if not self.netns:
+            return port_listening(self.nfs_port)
+        # The port is in another network namespace: ask there.
+        r = subprocess.run(["ip", "netns", "exec", self.netns, "ss", "-Hltn",
+                            f"sport = :{self.nfs_port}"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=10)
+        return r.returncode == 0 and bool(r.stdout.strip())
 
     def _reap(self):
         if self.proc and self.proc.poll() is None:
