@@ -171,3 +171,44 @@ def test_sigkill_of_the_active_in_one_zone_the_other_zone_serves_every_message(z
     print(f"{old} killed, {new} active (epoch {status['epoch']}); send: {sent.stderr.strip()}; "
           f"recv: {got.stderr.strip()}")
     assert status["role"] == "active" and status["epoch"] > 1, status
+
+
+@pytest.mark.limit(150)
+def test_the_active_zone_cut_off_fences_itself_and_the_other_zone_delivers_every_receipt(zone_pair):
+    pair, zones = zone_pair, zone_pair.zones
+    old = pair.wait_active(timeout=60)
+    dest = "/queue/zones.cut"
+
+    def send(label):
+        r = client_run(zones, [tool("tandem-send"), "--persistent", "--count", "50", "--number",
+                               "--connect-timeout", "30000", FAILOVER_URL, dest, label + "-{n}"],
+                       timeout=90)
+        assert r.returncode == 0, f"tandem-send failed: {r.stdout}{r.stderr}\n{pair.logs()}"
+        return r
+
+    send("before")
+    # The active's host loses its only link: no storage (it cannot renew, so it must fence
+    # itself), no clients, no peer link. The standby claims the lease after the ttl.
+    zones.cut(NODES[old])
+    try:
+        new = pair.wait_active(timeout=30, not_node=old)
+        # Asked inside its own zone: the cut-off node does not claim to be active.
+        th.wait_until(lambda: pair.role(old) in ("fenced", "standby"), timeout=30,
+                      what=f"{old} to fence itself")
+        during = send("during")
+    finally:
+        zones.restore(NODES[old])
+    # Back on the network it stays a standby: one active.
+    th.wait_until(lambda: pair.role(old) == "standby", timeout=30,
+                  what=f"{old} to be standby again")
+    assert pair.active() == new
+
+    got = client_run(zones, [tool("tandem-recv"), "--count", "100", "--timeout", "20000",
+                             "--connect-timeout", "20000", FAILOVER_URL, dest], timeout=60)
+    assert got.returncode == 0, f"tandem-recv failed: {got.stderr}\n{pair.logs()}"
+    bodies = [line for line in got.stdout.splitlines() if line.startswith(("before-", "during-"))]
+    expected = [f"{label}-{n}" for label in ("before", "during") for n in range(1, 51)]
+    assert sorted(bodies) == sorted(expected), \
+        f"received {len(bodies)} of 100: {got.stdout[-2000:]}\n{pair.logs()}"
+    print(f"{old} cut off, {new} active; send during the cut: {during.stderr.strip()}; "
+          f"recv: {got.stderr.strip()}")

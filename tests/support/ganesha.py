@@ -241,7 +241,7 @@ EXPORT {{
             netns + [GANESHA_BIN, "-F", "-f", self.conf_path, "-L", self.log_path, "-p", self.pid_path,
              "-N", "NIV_EVENT"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent if self.netns else None)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -330,6 +330,16 @@ EXPORT {{
         finally:
             os.close(fd)
             self.rpcbind = None
+
+
+def _die_with_parent():
+    # In a namespace (deploy/zones.py) the server dies with the process that started it, even
+    # on SIGKILL, so it cannot keep a deleted namespace's network alive.
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _process_name(pid):
