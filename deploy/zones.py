@@ -4,6 +4,8 @@
     zones = up()                                  # namespaces tdm<pid>-zone-a, ... and links
     p = zones.exec("zone-a", ["tandem-broker", "--config", "node-1.yaml"], stdout=log)
     zones.cut("zone-a"); zones.restore("zone-a")  # the host's link down / up again
+    zones.cut_between("zone-a", "storage")        # only those two lose each other
+    zones.restore_between("zone-a", "storage")
     zones.delay("storage", 50); zones.clear_delay("storage")   # tc netem (needs sch_netem)
     g = start_ganesha(zones, export_dir)          # NFS-Ganesha inside `storage`, g.url(version=4)
     zones.down()                                  # processes, namespaces and links: all gone
@@ -51,6 +53,7 @@ CORE = "core"
 PREFIX_LEN = 24
 BRIDGE = "br0"
 HOST_DEV = "eth0"
+BLACKHOLE_MAC = "02:00:00:00:00:01"  # locally administered, on no interface
 _RUN_NS = re.compile(r"^(tdm[A-Za-z0-9_]*)-(core|storage|zone-a|zone-b|client)$")
 _PID_PREFIX = re.compile(r"^tdm(\d+)$")
 
@@ -168,6 +171,19 @@ class Zones:
 
     def restore(self, host):
         _ip("-n", self.ns(CORE), "link", "set", self.core_dev(host), "up")
+
+    def cut_between(self, a, b):
+        """Only `a` and `b` stop reaching each other; both still reach everyone else (e.g. an
+        active that loses its storage while its clients still reach it). Silent like a real
+        partition: each side's neighbour entry for the other points at a MAC nobody has, so
+        frames go nowhere and no error or reset comes back."""
+        for host, peer in ((a, b), (b, a)):
+            _ip("-n", self.ns(host), "neigh", "replace", HOSTS[peer], "lladdr", BLACKHOLE_MAC,
+                "nud", "permanent", "dev", HOST_DEV)
+
+    def restore_between(self, a, b):
+        for host, peer in ((a, b), (b, a)):
+            _ip("-n", self.ns(host), "neigh", "del", HOSTS[peer], "dev", HOST_DEV, check=False)
 
     def delay(self, host, ms):
         """Adds `ms` of latency to traffic towards `host` (core side) and from it (host side),

@@ -4,6 +4,11 @@ and the clients (tandem-send / tandem-recv) in `client`, each host on its own li
 
 - SIGKILL of the active: the node in the other zone takes over and the client, through the
   failover URL, receives every persistent message it sent before the kill.
+- the active's link cut (no storage, no clients, no peer): it fences itself, the other zone
+  takes over, messages sent before and during the cut are all received, and back on the network
+  the cut-off node is a standby;
+- the same cut under load (a producer and a consumer running through it): every receipted
+  message is delivered.
 
 Needs root, ip netns, nfs-ganesha. Every process runs inside the run's namespaces, is tied to
 the test process (PR_SET_PDEATHSIG) and is stopped by PID; the namespaces are deleted at the
@@ -222,16 +227,16 @@ def test_the_active_zone_cut_off_fences_itself_and_the_other_zone_delivers_every
           f"recv: {got.stderr.strip()}")
 
 
-@pytest.mark.limit(180)
-def test_load_through_a_cut_of_the_active_zone_every_receipted_message_is_delivered(zone_pair):
-    # A producer and a consumer run in the client zone through the failover URL while the
-    # active's link is cut: the producer ends only when every message is receipted, and the
-    # consumer must see every one of them (a redelivery after the failover is allowed).
+def run_load_through(pair, dest, cut, restore, total=300):
+    """A producer and a consumer in the client zone, through the failover URL, while `cut(old)`
+    isolates the active `old` (after 50 deliveries) until the other node is active and `old`
+    has fenced itself; then `restore(old)`. The producer ends only when every message is
+    receipted; the consumer must see every one of them (a redelivery after the failover is
+    allowed). Returns (old, new, producer summary, bodies seen)."""
     import subprocess
     import threading
-    pair, zones = zone_pair, zone_pair.zones
+    zones = pair.zones
     old = pair.wait_active(timeout=60)
-    dest, total = "/queue/zones.load", 300
     consumer = zones.exec("client", [tool("tandem-recv"), "--connect-timeout", "30000",
                                      FAILOVER_URL, dest],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
@@ -247,18 +252,18 @@ def test_load_through_a_cut_of_the_active_zone_every_receipted_message_is_delive
                                      "--number", "--rate", "100", "--connect-timeout", "30000",
                                      FAILOVER_URL, dest, "load-{n}"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    expected = {f"load-{n}" for n in range(1, total + 1)}
     try:
         th.wait_until(lambda: len(seen) >= 50, timeout=30, what="50 messages before the cut")
-        zones.cut(NODES[old])
+        cut(old)
         try:
             new = pair.wait_active(timeout=30, not_node=old)
             th.wait_until(lambda: pair.role(old) in ("fenced", "standby"), timeout=30,
                           what=f"{old} to fence itself")
         finally:
-            zones.restore(NODES[old])
+            restore(old)
         out, err = producer.communicate(timeout=90)
         assert producer.returncode == 0, f"tandem-send failed: {out}{err}\n{pair.logs()}"
-        expected = {f"load-{n}" for n in range(1, total + 1)}
         th.wait_until(lambda: expected <= set(seen), timeout=60,
                       what=f"all {total} messages at the consumer")
     finally:
@@ -269,5 +274,17 @@ def test_load_through_a_cut_of_the_active_zone_every_receipted_message_is_delive
     with lock:
         bodies = list(seen)
     assert set(bodies) == expected, f"unexpected bodies: {set(bodies) - expected}"
-    print(f"{old} cut off under load, {new} active; send: {err.strip()}; "
+    # Back in touch, the old node stays a standby.
+    th.wait_until(lambda: pair.role(old) == "standby", timeout=30,
+                  what=f"{old} to be standby again")
+    assert pair.active() == new
+    return old, new, err.strip(), bodies
+
+
+@pytest.mark.limit(180)
+def test_load_through_a_cut_of_the_active_zone_every_receipted_message_is_delivered(zone_pair):
+    pair, zones = zone_pair, zone_pair.zones
+    old, new, summary, bodies = run_load_through(
+        pair, "/queue/zones.load", lambda n: zones.cut(NODES[n]), lambda n: zones.restore(NODES[n]))
+    print(f"{old} cut off under load, {new} active; send: {summary}; "
           f"delivered {len(set(bodies))} distinct, {len(bodies) - len(set(bodies))} again")
