@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -392,6 +394,14 @@ result<std::vector<std::string>> nfs_file_system::list(const std::string& dir) {
     names.clear();
     nfsdir* d = nullptr;
     int rc = nfs_opendir(c.ctx(), p.c_str(), &d);
+    // NFSv3 READDIRPLUS fails as a whole with NOENT when an entry it is describing is
+    // unlinked meanwhile (Ganesha VFS), e.g. exclusive_create's temporary name. The
+    // directory itself is there: list it again (a few times; a missing directory keeps
+    // failing and is reported).
+    for (int again = 0; rc == -ENOENT && again < 5; ++again) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 << again));
+      rc = nfs_opendir(c.ctx(), p.c_str(), &d);
+    }
     if (rc != 0) return rc;
     while (nfsdirent* e = nfs_readdir(c.ctx(), d)) {
       std::string n = e->name;
