@@ -15,7 +15,7 @@
 namespace tandem::storage {
 namespace {
 
-lease_record sample() { return lease_record{epoch_t(7), 42, false, "node-a", "10.0.0.5:61617"}; }
+lease_record sample() { return lease_record{epoch_t(7), 42, false, "node-a", "10.0.0.5:61617", ""}; }
 
 }  // namespace
 
@@ -41,7 +41,7 @@ TEST_CASE("the worked example in LEASE.md decodes", "[lease]") {
   auto r = decode_lease_record(
       "tandem-lease v1 epoch=42 counter=17 released=0 holder=node-a ha=10.0.0.5:61618 crc32c=99bdba8b\n");
   REQUIRE(r);
-  CHECK(*r == (lease_record{epoch_t(42), 17, false, "node-a", "10.0.0.5:61618"}));
+  CHECK(*r == (lease_record{epoch_t(42), 17, false, "node-a", "10.0.0.5:61618", ""}));
 }
 
 TEST_CASE("lease record carries the holder's console address when it has one", "[lease]") {
