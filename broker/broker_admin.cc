@@ -113,11 +113,11 @@ std::optional<browse_page> broker::browse(const std::string& queue, std::size_t 
   for (const subscription* s : q->consumers())
     for (const auto& d : s->unacked())
       if (d.source == q) add(d.entry, true);
+  page.total = index + q->depth();
   q->for_each_pending([&](const queued& entry) {
     add(entry, false);
-    return true;  // keep counting: `total` covers every message
+    return page.messages.size() < limit;  // a page deep in a long queue walks to it, no further
   });
-  page.total = index;
   return page;
 }
 
