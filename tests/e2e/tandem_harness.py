@@ -819,14 +819,14 @@ class Api:
         return {f.name: f for f in text_string_to_metric_families(r.text)}
 
 
-def sample_value(families, name, labels=None, family=None):
-    """The value of the sample `name` (with exactly `labels`) in parsed /metrics, or None."""
-    fam = families.get(family or name)
-    if fam is None:
-        return None
-    for s in fam.samples:
-        if s.name == name and s.labels == (labels or {}):
-            return s.value
+def sample_value(families, name, labels=None):
+    """The value of the sample `name` (with exactly `labels`) in parsed /metrics, or None.
+    Looks in every family: a counter's samples keep their _total, a histogram's their
+    _bucket/_sum/_count, while the family names drop them."""
+    for fam in families.values():
+        for s in fam.samples:
+            if s.name == name and s.labels == (labels or {}):
+                return s.value
     return None
 
 
