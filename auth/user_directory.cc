@@ -58,18 +58,26 @@ std::string user_directory::cache_key(std::string_view name, std::string_view pa
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+const user* user_directory::cached(const user* u, const std::string& key, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto it = verified_.find(key);
+  if (it == verified_.end()) return nullptr;
+  if (u && it->second > now) return u;
+  verified_.erase(it);
+  return nullptr;
+}
+
+const user* user_directory::authenticate_cached(std::string_view name, std::string_view password) {
+  const user* u = find(name);
+  if (!u) return nullptr;
+  return cached(u, cache_key(name, password), std::chrono::steady_clock::now());
+}
+
 const user* user_directory::authenticate(std::string_view name, std::string_view password) {
   const user* u = find(name);
   std::string key = cache_key(name, password);
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mu_);
-    auto it = verified_.find(key);
-    if (it != verified_.end()) {
-      if (u && it->second > now) return u;
-      verified_.erase(it);
-    }
-  }
+  if (const user* hit = cached(u, key, now)) return hit;
   if (!u) {
     verify_password(password, dummy_hash_);
     return nullptr;

@@ -48,8 +48,15 @@ class user_directory {
   // same to the caller, and cost the same). Any thread; may take tens of milliseconds.
   const user* authenticate(std::string_view name, std::string_view password);
 
+  // The user when this (name, password) pair was verified within `cache_ttl`, else null:
+  // no PBKDF2, so it is cheap enough for an event loop (one HMAC). Null means "not known to be
+  // good" (a wrong password is never cached): call authenticate() off the loop to decide.
+  const user* authenticate_cached(std::string_view name, std::string_view password);
+
  private:
   std::string cache_key(std::string_view name, std::string_view password) const;
+  // `u` when `key` is cached and fresh; drops a stale entry.
+  const user* cached(const user* u, const std::string& key, std::chrono::steady_clock::time_point now);
 
   std::vector<user> users_;
   std::chrono::seconds cache_ttl_;

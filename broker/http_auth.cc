@@ -39,11 +39,6 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-auth_failure_counters& auth_failures() {
-  static auth_failure_counters counters;
-  return counters;
-}
-
 auth_outcome decide(bool open, const credential_check& c, bool changes_state, bool tandem_header,
                     auth::http_role needed, std::string_view action) {
   auth_outcome out;
@@ -151,10 +146,10 @@ std::string cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
-http_auth::http_auth(auth::user_directory& users) : users_(users) {}
+http_auth::http_auth(auth::user_directory& users, security_stats& stats) : users_(users), stats_(stats) {}
 
 void http_auth::failed(const std::string& peer, std::string_view user, std::string_view how) {
-  auth_failures().http.fetch_add(1, std::memory_order_relaxed);
+  stats_.http_auth_failures.fetch_add(1, std::memory_order_relaxed);
   log::warn("http", "failed login from {} as '{}' ({})", peer, user, how);
 }
 

@@ -26,17 +26,9 @@
 #include <unordered_map>
 
 #include "auth/user_directory.h"
+#include "broker/stomp_security.h"
 
 namespace tandem::broker {
-
-// Counters of refused logins, shown as tandem_auth_failures_total{protocol}. The STOMP
-// session code counts its refused CONNECTs in `stomp`; the HTTP side counts in `http`.
-struct auth_failure_counters {
-  std::atomic<std::uint64_t> http{0};
-  std::atomic<std::uint64_t> stomp{0};
-};
-// The process's counters (one broker per process).
-auth_failure_counters& auth_failures();
 
 // The one who makes a request, once admitted.
 struct principal {
@@ -117,7 +109,8 @@ std::string cookie_value(std::string_view header, std::string_view name);
 
 class http_auth {
  public:
-  explicit http_auth(auth::user_directory& users);
+  // Failed logins are counted in `stats.http_auth_failures`; both must outlive this object.
+  http_auth(auth::user_directory& users, security_stats& stats);
   http_auth(const http_auth&) = delete;
   http_auth& operator=(const http_auth&) = delete;
 
@@ -141,6 +134,7 @@ class http_auth {
   void failed(const std::string& peer, std::string_view user, std::string_view how);
 
   auth::user_directory& users_;
+  security_stats& stats_;
   session_store sessions_;
 };
 

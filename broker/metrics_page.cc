@@ -110,8 +110,9 @@ std::string render(node& n) {
   m.family("tandem_store_limit_bytes", "gauge", "storage.max_bytes (0: no limit).");
   m.sample("tandem_store_limit_bytes", static_cast<double>(s.store_limit_bytes));
   m.family("tandem_auth_failures_total", "counter", "Refused logins (wrong user name or password), by protocol.");
-  m.sample("tandem_auth_failures_total", {{"protocol", "http"}}, static_cast<double>(auth_failures().http.load()));
-  m.sample("tandem_auth_failures_total", {{"protocol", "stomp"}}, static_cast<double>(auth_failures().stomp.load()));
+  const security_stats& sec = n.security();
+  m.sample("tandem_auth_failures_total", {{"protocol", "http"}}, static_cast<double>(sec.http_auth_failures.load()));
+  m.sample("tandem_auth_failures_total", {{"protocol", "stomp"}}, static_cast<double>(sec.stomp_auth_failures.load()));
   return m.text();
 }
 

@@ -41,7 +41,12 @@ std::string_view to_string(role r) {
 }
 
 node::node(const config& cfg, storage::file_system& fs)
-    : cfg_(cfg), fs_(fs), signals_(io_, SIGINT, SIGTERM), status_timer_(io_) {
+    : cfg_(cfg),
+      fs_(fs),
+      signals_(io_, SIGINT, SIGTERM),
+      status_timer_(io_),
+      users_(cfg.security.users),
+      stomp_security_(cfg.security.enabled, users_, security_stats_) {
   status_.name = cfg.node.name;
   status_.started_ms = now_ms();
   status_.role_since_ms = status_.started_ms;
@@ -49,7 +54,6 @@ node::node(const config& cfg, storage::file_system& fs)
   if (cfg.listeners.stomp_ssl.port) status_.stomp_ssl_endpoint = cfg.listeners.stomp_ssl.to_string();
   status_.console = public_console_url(cfg);
   status_.store_limit_bytes = cfg.storage.max_bytes;
-  users_ = std::make_unique<auth::user_directory>(cfg.security.users);
 }
 
 node::~node() = default;
@@ -122,6 +126,12 @@ int node::run() {
       return 1;
     }
     ha_listening_ = true;
+  }
+  if (cfg_.security.enabled) {
+    log::info("node", "STOMP security on: CONNECT needs the login and passcode of one of {} users",
+              users_.users().size());
+  } else if (!users_.empty()) {
+    log::info("node", "STOMP security off (security.enabled is false): STOMP logins are not checked");
   }
   set_role(role::standby, 0, "started; contending for the lease");
 
@@ -210,7 +220,7 @@ void node::activate(storage::epoch_t epoch) {
   core_->set_fence([l = lease_.get()] { return l->valid_now(); });
   core_->recover();
   core_->start();
-  stomp_ = std::make_unique<stomp_server>(io_, *core_);
+  stomp_ = std::make_unique<stomp_server>(io_, *core_, stomp_security_);
   auto err = stomp_->listen(cfg_.listeners.stomp);
   if (!err && tls_) {
     err = stomp_->listen_tls(cfg_.listeners.stomp_ssl, *tls_,
@@ -340,6 +350,7 @@ void node::shutdown() {
   // HTTP requests waiting for this loop would wait in vain: answer them before joining.
   gate_->close();
   if (http_) http_->stop();
+  stomp_security_.stop();  // logins still being checked are for sessions closed above
   io_.stop();
 }
 

@@ -13,7 +13,9 @@
 // Threading: the node's event loop runs on the thread that calls run(); the lease runs its
 // own thread (its storage calls may block up to their timeout) and posts its events here;
 // the HTTP server runs its own threads, reads status() under a mutex and reaches the broker
-// core only through run_on_loop(), which posts to the event loop and waits with a bound.
+// core only through run_on_loop(), which posts to the event loop and waits with a bound; with
+// security.enabled, STOMP passwords are checked on stomp_security's workers, which post the
+// answers here.
 //
 // Safety: while active, nothing is acknowledged or delivered unless the lease is valid by
 // this process's own monotonic clock (broker::may_serve); a SIGSTOPped node that resumes
@@ -34,6 +36,7 @@
 #include "auth/user_directory.h"
 #include "broker/config.h"
 #include "broker/loop_call.h"
+#include "broker/stomp_security.h"
 #include "storage/file_system.h"
 #include "storage/journal_metrics.h"
 #include "storage/lease.h"
@@ -107,8 +110,11 @@ class node {
   node_totals totals() const;
   // Any thread: fsync latency, group sizes and bytes written of every store this node opened.
   const storage::journal_metrics& journal_metrics() const { return *journal_metrics_; }
-  // The users of security.users, shared by HTTP and STOMP logins (thread-safe).
-  auth::user_directory& users() { return *users_; }
+  // The users of security.users, for STOMP and HTTP logins alike (authenticate() is
+  // thread-safe and caches verified passwords). Lives as long as the node.
+  auth::user_directory& users() { return users_; }
+  // Any thread: logins accepted and refused (STOMP and HTTP), permission refusals (metrics).
+  security_stats& security() { return security_stats_; }
   const config& cfg() const { return cfg_; }
 
  private:
@@ -129,6 +135,11 @@ class node {
   asio::io_context io_{1};
   asio::signal_set signals_;
   asio::steady_timer status_timer_;
+  auth::user_directory users_;
+  security_stats security_stats_;
+  // Before the STOMP server (its sessions use it), after io_ (its workers post to it): its
+  // destructor joins the workers while the loop still exists.
+  stomp_security stomp_security_;
   std::unique_ptr<storage::lease> lease_;
   std::unique_ptr<storage::store> store_;
   std::unique_ptr<broker> core_;
@@ -144,7 +155,6 @@ class node {
   node_totals retired_;           // counts of the cores this process ran before the current one
   std::shared_ptr<loop_gate> gate_ = std::make_shared<loop_gate>();
   std::shared_ptr<storage::journal_metrics> journal_metrics_ = std::make_shared<storage::journal_metrics>();
-  std::unique_ptr<auth::user_directory> users_;
 
   mutable std::mutex status_mu_;
   node_status status_;

@@ -14,12 +14,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import tls_certs  # noqa: E402
 
 USERS = [
-    {"name": "root", "password_hash": th.password_hash("root-pw"), "role": "admin"},
-    {"name": "ops", "password_hash": th.password_hash("ops-pw"), "role": "viewer",
-     "permissions": {"read": ["/queue/ops.>"]}},
-    {"name": "app", "password_hash": th.password_hash("app-pw")},  # STOMP only: no HTTP role
+    th.user("root", "root-pw", role="admin"),
+    th.user("ops", "ops-pw", role="viewer", read=["/queue/ops.>"]),
+    th.user("app", "app-pw"),  # STOMP only: no HTTP role
 ]
-
 
 @pytest.fixture
 def node(start_broker):

@@ -50,3 +50,23 @@ TEST_CASE("users authenticate by name and password; admins may use every destina
   CHECK_FALSE(app->may_write("/queue/payments"));
   CHECK(dir.find("ops")->may_write("/queue/payments"));
 }
+
+TEST_CASE("the cache-only check knows a pair only after a full check accepted it", "[auth]") {
+  std::vector<user> users{{"app", hash_password("app-pw", min_iterations), http_role::none, {}, {}}};
+  user_directory dir(users);
+  CHECK(dir.authenticate_cached("app", "app-pw") == nullptr);  // never checked: not known yet
+  CHECK(dir.authenticate("app", "wrong") == nullptr);
+  CHECK(dir.authenticate_cached("app", "wrong") == nullptr);  // refusals are never cached
+  REQUIRE(dir.authenticate("app", "app-pw") == dir.find("app"));
+  CHECK(dir.authenticate_cached("app", "app-pw") == dir.find("app"));
+  CHECK(dir.authenticate_cached("app", "app-pw2") == nullptr);
+  CHECK(dir.authenticate_cached("nobody", "app-pw") == nullptr);
+}
+
+TEST_CASE("a verified pair is forgotten after the cache time", "[auth]") {
+  std::vector<user> users{{"app", hash_password("app-pw", min_iterations), http_role::none, {}, {}}};
+  user_directory dir(users, std::chrono::seconds(0));
+  REQUIRE(dir.authenticate("app", "app-pw") == dir.find("app"));
+  CHECK(dir.authenticate_cached("app", "app-pw") == nullptr);
+  CHECK(dir.authenticate("app", "app-pw") == dir.find("app"));  // the full check still works
+}

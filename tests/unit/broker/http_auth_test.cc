@@ -157,12 +157,13 @@ TEST_CASE("wrong passwords are counted as failed logins; right ones open a sessi
   auth::user u = make_user("ops", http_role::viewer);
   u.password_hash = auth::hash_password("right", auth::min_iterations);
   auth::user_directory dir({u});
-  http_auth a(dir);
-  auto before = auth_failures().http.load();
+  security_stats stats;
+  http_auth a(dir, stats);
+  auto before = stats.http_auth_failures.load();
   auto check = a.check({"Basic " + auth::encode_base64("ops:wrong"), "", "127.0.0.1:5000"});
   CHECK(check.from == kind::basic);
   CHECK(check.user == nullptr);
-  CHECK(auth_failures().http.load() == before + 1);
+  CHECK(stats.http_auth_failures.load() == before + 1);
   auto login = a.login("ops", "right", "127.0.0.1:5000");
   REQUIRE(login.user);
   CHECK(login.user->name == "ops");
@@ -170,7 +171,7 @@ TEST_CASE("wrong passwords are counted as failed logins; right ones open a sessi
   CHECK(by_cookie.from == kind::cookie);
   REQUIRE(by_cookie.user);
   CHECK(by_cookie.user->name == "ops");
-  CHECK(auth_failures().http.load() == before + 1);
+  CHECK(stats.http_auth_failures.load() == before + 1);
   CHECK_FALSE(a.login("ops", "wrong", "127.0.0.1:5000").user);
-  CHECK(auth_failures().http.load() == before + 2);
+  CHECK(stats.http_auth_failures.load() == before + 2);
 }
