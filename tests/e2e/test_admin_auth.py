@@ -165,3 +165,19 @@ def test_a_bad_https_certificate_stops_the_node(tmp_path, certs):
     finally:
         b.terminate()
     assert f"tls.cert_file '{bad}': not a PEM certificate chain" in b.log_text()
+
+
+def test_refused_stomp_logins_count_in_the_metrics_and_logins_show_in_connections(start_broker, clients):
+    node = start_broker(http=True, security={"enabled": True, "users": USERS + [
+        th.user("orders", "orders-pw", read=[">"], write=[">"])]})
+    bad = clients.new(node, login="orders", passcode="wrong", connect=False)
+    with pytest.raises(AssertionError):
+        bad.connect()
+    good = clients.new(node, login="orders", passcode="orders-pw")
+    good.subscribe("/queue/auth.q", "s")
+    admin = node.api(user="root", password="root-pw")
+    m = admin.metrics()
+    assert th.sample_value(m, "tandem_auth_failures_total", {"protocol": "stomp"}) == 1
+    assert th.sample_value(m, "tandem_auth_failures_total", {"protocol": "http"}) == 0
+    conns = admin.ok("GET", "/api/v1/connections")["connections"]
+    assert [c["login"] for c in conns] == ["orders"]
