@@ -281,10 +281,13 @@ void broker::acknowledge_duplicate(const outgoing& o, done_fn done) {
 }
 
 std::vector<container*> broker::topic_targets(const message& m) {
-  std::vector<container*> targets;
   auto it = topics_.find(m.destination);
-  if (it == topics_.end()) return targets;
-  for (container* c : it->second.subscriptions) {
+  return it == topics_.end() ? std::vector<container*>{} : topic_targets(m, it->second);
+}
+
+std::vector<container*> broker::topic_targets(const message& m, const topic_state& t) {
+  std::vector<container*> targets;
+  for (container* c : t.subscriptions) {
     if (c->filter && !c->filter->matches([&](std::string_view n) { return message_property(m, n); })) continue;
     targets.push_back(c);
   }
@@ -296,7 +299,7 @@ void broker::route_to_topic(const outgoing& o, done_fn done) {
   topic_state& t = topic(msg->destination);
   ++t.enqueued;
   t.traffic.note_producer(o.connection, now_s_);
-  std::vector<container*> targets = topic_targets(*msg);
+  std::vector<container*> targets = topic_targets(*msg, t);
   std::vector<std::string> durable;
   for (container* c : targets)
     if (c->kind() == container_kind::durable) durable.push_back(c->name());

@@ -162,6 +162,8 @@ class broker {
   void route_to_topic(const outgoing& o, done_fn done);
   // Subscription containers of a topic that take `m` (selectors applied).
   std::vector<container*> topic_targets(const message& m);
+  struct topic_state;
+  std::vector<container*> topic_targets(const message& m, const topic_state& t);
   // A re-sent duplicate is receipted once everything written before it is durable.
   void acknowledge_duplicate(const outgoing& o, done_fn done);
   static storage::message_record record_of(const message& m, std::vector<std::string> containers,
