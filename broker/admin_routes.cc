@@ -42,6 +42,14 @@ std::string destination_at(const httplib::Request& req, std::size_t segment, std
   return parts.size() > segment ? std::string(prefix) + parts[segment] : std::string();
 }
 
+// {"<key>": [the items as JSON]}.
+template <typename T>
+void reply_list(httplib::Response& res, const char* key, const std::vector<T>& items) {
+  json list = json::array();
+  for (const auto& item : items) list.push_back(to_json(item));
+  reply_json(res, 200, {{key, std::move(list)}});
+}
+
 std::string who_did(const principal& who) { return who.user.empty() ? "an administrator" : "administrator " + who.user; }
 
 // Answers a removal: 404 when there was nothing by that name, the journal's error, or `ok`.
@@ -57,10 +65,7 @@ void admin_api::add_broker_routes(httplib::Server& srv) {
   srv.Get("/api/v1/destinations", guarded(auth_, http_role::viewer, "list destinations",
                                           [this](const httplib::Request&, httplib::Response& res, const principal&) {
     auto views = call_core<std::vector<destination_view>>(res, [](broker& core, auto reply) { reply(core.destination_views()); });
-    if (!views) return;
-    json list = json::array();
-    for (const auto& v : *views) list.push_back(to_json(v));
-    reply_json(res, 200, {{"destinations", std::move(list)}});
+    if (views) reply_list(res, "destinations", *views);
   }));
 
   // Registered before /queues/NAME, which would also match.
@@ -179,10 +184,7 @@ void admin_api::add_broker_routes(httplib::Server& srv) {
   srv.Get("/api/v1/subscriptions/durable", guarded(auth_, http_role::viewer, "list durable subscriptions",
                                                    [this](const httplib::Request&, httplib::Response& res, const principal&) {
     auto views = call_core<std::vector<durable_view>>(res, [](broker& core, auto reply) { reply(core.durable_views()); });
-    if (!views) return;
-    json list = json::array();
-    for (const auto& v : *views) list.push_back(to_json(v));
-    reply_json(res, 200, {{"subscriptions", std::move(list)}});
+    if (views) reply_list(res, "subscriptions", *views);
   }));
 
   srv.Delete(R"(/api/v1/subscriptions/durable/(.+))", guarded(auth_, http_role::admin, "delete durable subscriptions",
@@ -219,10 +221,7 @@ void admin_api::add_connection_routes(httplib::Server& srv) {
       for (const auto& [id, c] : core.connections().all()) out.push_back(c->describe());
       reply(std::move(out));
     });
-    if (!list) return;
-    json out = json::array();
-    for (const auto& c : *list) out.push_back(to_json(c));
-    reply_json(res, 200, {{"connections", std::move(out)}});
+    if (list) reply_list(res, "connections", *list);
   }));
 
   srv.Delete(R"(/api/v1/connections/(.+))", guarded(auth_, http_role::admin, "close connections",

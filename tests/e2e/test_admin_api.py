@@ -14,6 +14,17 @@ def node(start_broker):
     return start_broker(http=True, delivery={"max_redeliveries": 1})
 
 
+def fill_and_hold(node, clients, queue, count, prefetch):
+    """Sends `count` persistent messages "<last name part>-<i>" to `queue`, then a client-individual
+    consumer takes `prefetch` of them without acknowledging; returns (producer, consumer)."""
+    producer = clients.new(node)
+    for i in range(count):
+        producer.send(queue, f"{queue.rsplit('.', 1)[-1]}-{i}", persistent=True)
+    consumer = clients.new(node, version="1.2")
+    consumer.subscribe(queue, "c", ack="client-individual", headers={"activemq.prefetchSize": str(prefetch)})
+    return producer, consumer
+
+
 def destination(api, name):
     for d in api.ok("GET", "/api/v1/destinations")["destinations"]:
         if d["name"] == name:
@@ -34,12 +45,7 @@ def test_status_of_the_active_node(node):
 
 def test_destinations_count_what_clients_did(node, clients):
     api = node.api()
-    producer = clients.new(node)
-    for i in range(5):
-        producer.send("/queue/api.orders", f"order-{i}", persistent=True)
-    consumer = clients.new(node, version="1.2")
-    consumer.subscribe("/queue/api.orders", "c", ack="client-individual",
-                       headers={"activemq.prefetchSize": "2"})
+    producer, consumer = fill_and_hold(node, clients, "/queue/api.orders", 5, prefetch=2)
     first = consumer.listener.wait_for(2)
     th.wait_until(lambda: destination(api, "/queue/api.orders")["inflight"] == 2, what="2 in flight")
     d = destination(api, "/queue/api.orders")
@@ -136,11 +142,7 @@ def test_browse_after_a_restart_reads_messages_back_from_the_journal(node, clien
 
 def test_purge_is_durable_and_spares_messages_in_flight(node, clients):
     api = node.api()
-    p = clients.new(node)
-    for i in range(10):
-        p.send("/queue/api.purge", f"p{i}", persistent=True)
-    c = clients.new(node, version="1.2")
-    c.subscribe("/queue/api.purge", "c", ack="client-individual", headers={"activemq.prefetchSize": "2"})
+    p, c = fill_and_hold(node, clients, "/queue/api.purge", 10, prefetch=2)
     held = [m.body for m in c.listener.wait_for(2)]
     assert api.ok("POST", "/api/v1/queues/api.purge/purge") == {"purged": 8}
     assert destination(api, "/queue/api.purge")["depth"] == 2

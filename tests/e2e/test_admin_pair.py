@@ -29,6 +29,16 @@ def api_of(node):
     return th.Api(node.http_port)
 
 
+def start_with_standby(start_pair):
+    """A pair whose standby already names the active node: (pair, active, standby)."""
+    pair = start_pair()
+    active = pair.wait_active()
+    standby = pair.other(active)
+    pair.wait_role(standby, "standby")
+    wait_standby_sees(pair, standby, active)
+    return pair, active, standby
+
+
 def wait_standby_sees(pair, standby, active):
     th.wait_until(lambda: (api_of(standby).ok("GET", "/api/v1/status")["active_node"] == active.name
                            and api_of(standby).ok("GET", "/api/v1/status")["active_console"] == console_of(active)),
@@ -36,11 +46,7 @@ def wait_standby_sees(pair, standby, active):
 
 
 def test_standby_names_the_active_node_and_its_console_on_every_broker_route(start_pair, clients):
-    pair = start_pair()
-    active = pair.wait_active()
-    standby = pair.other(active)
-    pair.wait_role(standby, "standby")
-    wait_standby_sees(pair, standby, active)
+    pair, active, standby = start_with_standby(start_pair)
 
     s = api_of(standby).ok("GET", "/api/v1/status")
     assert s["role"] == "standby" and s["console"] == console_of(standby)
@@ -68,10 +74,7 @@ def test_standby_names_the_active_node_and_its_console_on_every_broker_route(sta
 
 
 def test_metrics_parse_on_the_standby_too(start_pair):
-    pair = start_pair()
-    active = pair.wait_active()
-    standby = pair.other(active)
-    pair.wait_role(standby, "standby")
+    pair, active, standby = start_with_standby(start_pair)
     m = api_of(standby).metrics()
     assert th.sample_value(m, "tandem_up") == 1
     assert th.sample_value(m, "tandem_role", {"role": "standby"}) == 1
@@ -87,11 +90,7 @@ def test_metrics_parse_on_the_standby_too(start_pair):
 
 
 def test_switchover_through_the_api(start_pair, clients):
-    pair = start_pair()
-    old = pair.wait_active()
-    new = pair.other(old)
-    pair.wait_role(new, "standby")
-    wait_standby_sees(pair, new, old)
+    pair, old, new = start_with_standby(start_pair)
     clients.new(old).send("/queue/pair.switch", "kept", persistent=True)
 
     r = api_of(old).ok("POST", "/api/v1/switchover", status=202)
