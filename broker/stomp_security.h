@@ -34,12 +34,13 @@
 
 namespace tandem::broker {
 
-// Counters for the metrics (tandem_auth_failures_total{protocol="stomp"}) and the status.
+// Counters for the metrics (tandem_auth_failures_total{protocol="stomp"|"http"}) and the status.
 // Any thread may read them.
 struct security_stats {
   std::atomic<std::uint64_t> stomp_logins{0};         // CONNECTs accepted for a configured user
   std::atomic<std::uint64_t> stomp_auth_failures{0};  // CONNECTs refused: no login, unknown user or wrong passcode
   std::atomic<std::uint64_t> stomp_denials{0};        // SENDs and SUBSCRIBEs refused by permissions
+  std::atomic<std::uint64_t> http_auth_failures{0};   // wrong HTTP Basic credentials, failed console logins
 };
 
 class stomp_security {
