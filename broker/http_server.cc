@@ -5,6 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "broker/http_console.h"
 #include "broker/node.h"
 #include "common/log.h"
 
@@ -59,6 +60,7 @@ http_server::~http_server() { stop(); }
 
 void http_server::routes() {
   auto& srv = *server_;
+  add_console_routes(srv);
   srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   srv.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     auto s = node_.status();
