@@ -128,6 +128,10 @@ export function create(ctx) {
     const m = messages.find((x) => x.message_id === selected);
     detail.hidden = selected === null;
     if (selected === null) return;
+    // Rebuilt only when what it shows changed, so a text selection in it survives the polls.
+    const shown = JSON.stringify([selected, m || null]);
+    if (detail.dataset.shown === shown) return;
+    detail.dataset.shown = shown;
     const close = h("button", {type: "button", class: "alert-close", title: "Close", "aria-label": "Close",
       onclick: () => show(null)}, "×");
     if (!m) {
