@@ -59,14 +59,15 @@ def make_pair(workdir, users=USERS, **kwargs):
 
 @pytest.fixture
 def secure_pair(tmp_path, request):
-    """Starts a pair with USERS and waits for its active node; stopped by PID at teardown."""
+    """Starts a pair with USERS and waits until one node is active and the other standby;
+    stopped by PID at teardown."""
     pairs = []
 
     def start(**kwargs):
         p = make_pair(tmp_path / f"pair-{len(pairs) + 1}", **kwargs)
         pairs.append(p)
         p.start()
-        p.wait_active(30)
+        p.wait_role(p.other(p.wait_active(30)), "standby", 30)
         return p
 
     yield start
