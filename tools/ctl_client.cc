@@ -82,10 +82,13 @@ std::string connect_failure(const std::string& host, const std::string& port, st
   return why;
 }
 
-std::string describe_transport(httplib::Error e, const node_options& o) {
+std::string describe_transport(httplib::Error e, const node_options& o, std::chrono::steady_clock::duration took) {
+  const bool timed_out = took >= o.timeout * 9 / 10;
   switch (e) {
     case httplib::Error::Read:
-      return fmt::format("no complete answer within {} ms (read failed)", o.timeout.count());
+      if (timed_out) return fmt::format("no answer within {} ms", o.timeout.count());
+      return o.url.starts_with("https:") ? "the connection closed without an HTTP answer"
+                                         : "the connection closed without an HTTP answer (is it an https:// listener?)";
     case httplib::Error::Write:
       return "the connection broke while sending the request";
     case httplib::Error::SSLConnection:
@@ -136,21 +139,25 @@ node_client::node_client(node_options options)
 node_client::~node_client() = default;
 
 outcome<json> node_client::get(const std::string& path) {
+  auto t0 = std::chrono::steady_clock::now();
   auto r = client_->Get(path.c_str());
-  return finish("GET", path, &r);
+  return finish("GET", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
 outcome<json> node_client::post(const std::string& path, const json& body) {
+  auto t0 = std::chrono::steady_clock::now();
   auto r = client_->Post(path.c_str(), body.dump(), "application/json");
-  return finish("POST", path, &r);
+  return finish("POST", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
 outcome<json> node_client::del(const std::string& path) {
+  auto t0 = std::chrono::steady_clock::now();
   auto r = client_->Delete(path.c_str());
-  return finish("DELETE", path, &r);
+  return finish("DELETE", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
-outcome<json> node_client::finish(const std::string& method, const std::string& path, const void* raw) {
+outcome<json> node_client::finish(const std::string& method, const std::string& path, const void* raw,
+                                  std::chrono::steady_clock::duration took) {
   const auto& r = *static_cast<const httplib::Result*>(raw);
   outcome<json> out;
   if (!r) {
@@ -159,7 +166,7 @@ outcome<json> node_client::finish(const std::string& method, const std::string& 
       auto p = split_url(options_.url);
       why = "cannot connect: " + connect_failure(p->host, p->port, options_.timeout);
     } else {
-      why = describe_transport(r.error(), options_);
+      why = describe_transport(r.error(), options_, took);
     }
     out.error = {failure::unreachable, 0, fmt::format("{}: {}", options_.url, why), {}};
     return out;

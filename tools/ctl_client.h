@@ -73,7 +73,9 @@ class node_client {
   outcome<json> del(const std::string& path);
 
  private:
-  outcome<json> finish(const std::string& method, const std::string& path, const void* result);
+  // `result` is the httplib::Result of the call (kept out of this header); `took` its duration.
+  outcome<json> finish(const std::string& method, const std::string& path, const void* result,
+                       std::chrono::steady_clock::duration took);
 
   node_options options_;
   std::unique_ptr<httplib::Client> client_;

@@ -43,12 +43,13 @@ def test_console_in_chromium(tmp_path):
     for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm")):
         assert tool and os.access(tool, os.X_OK), "chromium, node and npm are needed (scripts/install-deps.sh)"
     npm_ci()
-    pair = make_pair(tmp_path / "pair")
     # Each node publishes its console under the host name the browser uses for it (see console.mjs).
     hosts = {"node-1": "127.0.0.1", "node-2": "localhost"}
-    for n in pair.nodes:
-        with open(n.config_path, "a") as f:
-            f.write(f'http:\n  public_url: "http://{hosts[n.name]}:{n.http_port}/"\n')
+
+    def public_url(n):
+        n.config["http"] = {"public_url": f"http://{hosts[n.name]}:{n.http_port}/"}
+
+    pair = make_pair(tmp_path / "pair", per_node=public_url)
     proc = None
     try:
         pair.start()

@@ -48,12 +48,15 @@ def security_yaml(users=USERS):
     return "\n".join(lines) + "\n"
 
 
-def make_pair(workdir, users=USERS, **kwargs):
-    """A pair_harness.Pair (not started) whose nodes both have `users`."""
+def make_pair(workdir, users=USERS, per_node=None, **kwargs):
+    """A pair_harness.Pair (not started) whose nodes both have `users`. `per_node(node)` may
+    change a node's config dict (node.config) first, e.g. to give it its own listener."""
     p = pair_harness.Pair(workdir, **kwargs)
     for n in p.nodes:
-        with open(n.config_path, "a") as f:
-            f.write(security_yaml(users))
+        if per_node:
+            per_node(n)
+        with open(n.config_path, "w") as f:
+            f.write(th.to_yaml(n.config) + "\n" + security_yaml(users))
     return p
 
 

@@ -5,10 +5,14 @@ passwords and a viewer's refused purge, the config file. Exit codes are tools/RE
 import json
 import os
 import subprocess
+import sys
 
 import pair_harness
 import tandem_harness as th
 from secure_pair import USERS, api, ctl_binary, queue_depth, secure_pair, send_messages, url  # noqa: F401
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import tls_certs  # noqa: E402
 
 EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NO_ACTIVE, EXIT_AUTH, EXIT_API = 0, 1, 2, 3, 4, 5
 
@@ -204,3 +208,32 @@ def test_hash_password_prints_a_line_the_broker_accepts(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     empty = subprocess.run([ctl_binary(), "hash-password"], input="\n", capture_output=True, text=True, timeout=30)
     assert empty.returncode == EXIT_USAGE and "empty password" in empty.stderr
+
+
+def test_https_nodes_are_verified_with_the_ca_file(secure_pair, tmp_path):
+    d = str(tmp_path / "tls")
+    os.makedirs(d)
+    ca = tls_certs.make_ca(d)
+    server = tls_certs.make_cert(d, ca, "server")
+    ports = pair_harness.distinct_free_ports(2)
+
+    def https(n):
+        n.https_port = ports[int(n.name[-1]) - 1]
+        n.config["listeners"]["https"] = f"127.0.0.1:{n.https_port}"
+        n.config["tls"] = {"cert_file": server.cert, "key_file": server.key}
+
+    pair = secure_pair(per_node=https)
+    active = pair.wait_active()
+    nodes = [f"https://127.0.0.1:{n.https_port}" for n in pair.nodes]
+    r = ctl("--ca-file", ca.cert, "status", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stdout + r.stderr
+    assert f"https://127.0.0.1:{active.https_port}" in r.stdout
+    # Without the CA the certificate cannot be verified, and the message says what to do.
+    r = ctl("status", nodes=nodes)
+    assert r.returncode == EXIT_UNREACHABLE, r.stdout + r.stderr
+    assert "TLS certificate verification failed" in r.stdout and "--ca-file" in r.stdout, r.stdout
+    r = ctl("--insecure", "queues", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stderr
+    # Plain HTTP to the TLS port is no answer either, and named as such.
+    r = ctl("queues", nodes=[f"http://127.0.0.1:{active.https_port}"], timeout=30)
+    assert r.returncode == EXIT_NO_ACTIVE, r.stderr

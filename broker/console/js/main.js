@@ -166,7 +166,8 @@ function unreachable(err) {
 
 // ----- sign-in -----
 
-function showLogin(note) {
+// `note` is shown above the form: a reason in red, or (isError false) a plain remark.
+function showLogin(note, isError = true) {
   state.session = null;
   clearTimeout(state.timer);
   $("app").hidden = true;
@@ -176,6 +177,7 @@ function showLogin(note) {
   setText($("login-where"), `Sign in to the broker at ${location.host}`);
   const error = $("login-error");
   error.hidden = !note;
+  error.classList.toggle("note", !isError);
   setText(error, note || "");
   $("login-user").focus();
 }
@@ -211,6 +213,7 @@ async function login(e) {
   } catch (err) {
     const error = $("login-error");
     error.hidden = false;
+    error.classList.remove("note");
     setText(error, err.message);
   } finally {
     button.disabled = false;
@@ -223,7 +226,7 @@ async function logout() {
   } catch (err) {
     // Signed out either way: the page forgets the session.
   }
-  showLogin("Signed out.");
+  showLogin("Signed out.", false);
 }
 
 async function boot() {
