@@ -11,7 +11,7 @@ struct console_asset {
   std::string_view path;          // relative to broker/console/, e.g. "js/main.js"
   std::string_view content_type;  // e.g. "text/javascript; charset=utf-8"
   std::string_view bytes;
-  std::string_view etag;          // a quoted strong validator derived from the bytes
+  std::string_view etag;          // W/"<hash of the bytes>", a weak validator (see embed.cmake)
 };
 
 // The file at `path` (relative, no leading slash), or nullptr.

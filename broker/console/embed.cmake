@@ -3,8 +3,9 @@
 #
 # Run as a script at build time (broker/CMakeLists.txt):
 #   cmake -DSOURCE_DIR=<broker/console> -DOUTPUT=<file.cc> -DFILES=<rel;rel;...> -P embed.cmake
-# Each file becomes a byte array plus its content type and a strong ETag (a SHA-256 prefix of
-# its bytes, so a rebuilt broker with a changed file never serves a stale copy from a cache).
+# Each file becomes a byte array plus its content type and an ETag (a SHA-256 prefix of its
+# bytes, so a rebuilt broker with a changed file never serves a stale copy from a cache). The
+# ETag is weak because the HTTP server may send the same bytes gzip-compressed.
 
 cmake_minimum_required(VERSION 3.25)
 
@@ -44,7 +45,7 @@ foreach(rel IN LISTS FILES)
   string(REPEAT "0x..," 32 row)
   string(REGEX REPLACE "(${row})" "\\1\n    " hex "${hex}")
   string(APPEND arrays "// ${rel}\nconstexpr unsigned char file_${index}[] = {\n    ${hex}0};\n")
-  string(APPEND table "    {\"${rel}\", \"${type}\", {reinterpret_cast<const char*>(file_${index}), ${size}}, \"\\\"${etag}\\\"\"},\n")
+  string(APPEND table "    {\"${rel}\", \"${type}\", {reinterpret_cast<const char*>(file_${index}), ${size}}, \"W/\\\"${etag}\\\"\"},\n")
   math(EXPR index "${index} + 1")
 endforeach()
 

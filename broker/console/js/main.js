@@ -198,6 +198,7 @@ function start(session) {
     $("logout").hidden = true;
   }
   state.bannerButton = switchoverButton();
+  $("role-actions").dataset.showing = "";  // the banner takes this session's button at the next poll
   state.view = null;  // views are built for this session's role
   showView();
 }
