@@ -36,8 +36,7 @@ export async function request(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    const why = abort.signal.aborted ? `no answer within ${TIMEOUT_MS / 1000} s` : "connection failed";
-    throw new Unreachable(`cannot reach ${location.host}: ${why}`);
+    throw new Unreachable(abort.signal.aborted ? `No answer within ${TIMEOUT_MS / 1000} s` : "The connection failed");
   } finally {
     clearTimeout(timer);
   }

@@ -245,7 +245,8 @@ async function boot() {
       return;
     } catch (err) {
       if (err.status === 401) return showLogin();
-      unreachable(err instanceof api.Unreachable ? err : new Error(err.message));
+      if (err instanceof api.Unreachable) unreachable(err);
+      else showAlert("status", {sticky: true, title: "The node's API refused the console", text: `${err.message}; retrying every ${POLL_MS / 1000} s.`});
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
