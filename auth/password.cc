@@ -17,7 +17,20 @@ constexpr std::string_view scheme = "pbkdf2-sha256";
 constexpr std::size_t salt_bytes = 16;
 constexpr std::size_t hash_bytes = 32;
 
-std::string base64(const std::string& raw) {
+std::string derive(std::string_view password, const std::string& salt, std::uint32_t iterations) {
+  std::string out(hash_bytes, '\0');
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                        static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1) {
+    throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");  // only on allocation failure
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string encode_base64(std::string_view raw) {
   std::string out(4 * ((raw.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
@@ -25,8 +38,7 @@ std::string base64(const std::string& raw) {
   return out;
 }
 
-// Strict standard base64 with padding; nullopt-like empty result plus false on bad input.
-bool unbase64(std::string_view text, std::string& out) {
+bool decode_base64(std::string_view text, std::string& out) {
   if (text.empty() || text.size() % 4 != 0) return false;
   for (char c : text) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -43,25 +55,12 @@ bool unbase64(std::string_view text, std::string& out) {
   return true;
 }
 
-std::string derive(std::string_view password, const std::string& salt, std::uint32_t iterations) {
-  std::string out(hash_bytes, '\0');
-  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                        static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()),
-                        reinterpret_cast<unsigned char*>(out.data())) != 1) {
-    throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");  // only on allocation failure
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string hash_password(std::string_view password, std::uint32_t iterations) {
   std::string salt(salt_bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1) {
     throw std::runtime_error("RAND_bytes failed: no randomness for a password salt");
   }
-  return fmt::format("{}${}${}${}", scheme, iterations, base64(salt), base64(derive(password, salt, iterations)));
+  return fmt::format("{}${}${}${}", scheme, iterations, encode_base64(salt), encode_base64(derive(password, salt, iterations)));
 }
 
 result<password_hash> parse_password_hash(std::string_view text) {
@@ -81,8 +80,8 @@ result<password_hash> parse_password_hash(std::string_view text) {
   if (ec != std::errc() || ptr != parts[1].data() + parts[1].size() || h.iterations < min_iterations) {
     return bad(fmt::format("the iteration count must be a whole number of at least {}", min_iterations));
   }
-  if (!unbase64(parts[2], h.salt) || h.salt.size() < 4) return bad("the salt is not base64 of at least 4 bytes");
-  if (!unbase64(parts[3], h.hash) || h.hash.size() != hash_bytes) {
+  if (!decode_base64(parts[2], h.salt) || h.salt.size() < 4) return bad("the salt is not base64 of at least 4 bytes");
+  if (!decode_base64(parts[3], h.hash) || h.hash.size() != hash_bytes) {
     return bad(fmt::format("the hash is not base64 of {} bytes", hash_bytes));
   }
   return h;

@@ -35,6 +35,12 @@ struct password_hash {
 };
 result<password_hash> parse_password_hash(std::string_view text);
 
+// Standard base64 with padding (RFC 4648 section 4), as in the hash format and in HTTP Basic
+// credentials. decode_base64 is strict: false for an empty text, a length that is not a
+// multiple of 4 or a character outside the alphabet.
+std::string encode_base64(std::string_view raw);
+bool decode_base64(std::string_view text, std::string& out);
+
 // True when `password` matches `stored` (compared in constant time). False for a stored
 // hash that does not parse.
 bool verify_password(std::string_view password, std::string_view stored);

@@ -1,6 +1,7 @@
 #include "broker/config.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -35,20 +36,22 @@ namespace {
 
 using namespace config_detail;
 
-// A TLS key is only meaningful with the TLS listener, and the listener needs a certificate
-// and its key. The files must be readable now, so `--check-config` catches a wrong path; the
-// node checks their content when it starts (PEM, key matching the certificate).
+// A TLS key is only meaningful with a TLS listener (STOMP or HTTPS), and those need a
+// certificate and its key. The files must be readable now, so `--check-config` catches a wrong
+// path; the node checks their content when it starts (PEM, key matching the certificate).
 void check_tls(const reader& r, const config& c) {
-  const bool listener = c.listeners.stomp_ssl.port != 0;
+  const bool stomp_ssl = c.listeners.stomp_ssl.port != 0;
+  const bool https = c.listeners.https.port != 0;
   for (const char* key : {"tls.cert_file", "tls.key_file", "tls.ca_file", "tls.handshake_timeout_ms"}) {
-    if (!listener && r.given(key)) {
-      r.fail(r.line(key), key, "is set but listeners.stomp_ssl is not: no listener would use it");
+    if (!stomp_ssl && !https && r.given(key)) {
+      r.fail(r.line(key), key, "is set but neither listeners.stomp_ssl nor listeners.https is: no listener would use it");
     }
   }
-  if (!listener) return;
+  if (!stomp_ssl && !https) return;
+  const char* listener = stomp_ssl ? "listeners.stomp_ssl" : "listeners.https";
   for (const char* key : {"tls.cert_file", "tls.key_file"}) {
     if (!r.given(key)) {
-      r.fail(r.line("listeners.stomp_ssl"), key, "required key is missing (listeners.stomp_ssl serves TLS)");
+      r.fail(r.line(listener), key, fmt::format("required key is missing ({} serves TLS)", listener));
     }
   }
   auto readable = [&](const char* key, const std::string& path) {
@@ -63,6 +66,18 @@ void check_tls(const reader& r, const config& c) {
   readable("tls.cert_file", c.tls.cert_file);
   readable("tls.key_file", c.tls.key_file);
   readable("tls.ca_file", c.tls.ca_file);
+}
+
+// http.public_url goes into the lease record, whose fields hold no spaces or '='
+// (storage/LEASE.md), and is shown to people as a link.
+bool console_url(std::string_view s) {
+  if (s.size() > 255) return false;
+  std::string_view rest;
+  if (s.substr(0, 7) == "http://") rest = s.substr(7);
+  else if (s.substr(0, 8) == "https://") rest = s.substr(8);
+  else return false;
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':') return false;
+  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch == '=' || ch == 0x7f; });
 }
 
 void check_across_keys(const reader& r, const config& c) {
@@ -87,6 +102,10 @@ void check_across_keys(const reader& r, const config& c) {
   clash(l.stomp, l.stomp_ssl, "listeners.stomp", "listeners.stomp_ssl");
   clash(l.stomp_ssl, l.http, "listeners.stomp_ssl", "listeners.http");
   clash(l.stomp_ssl, l.ha, "listeners.stomp_ssl", "listeners.ha");
+  clash(l.stomp, l.https, "listeners.stomp", "listeners.https");
+  clash(l.http, l.https, "listeners.http", "listeners.https");
+  clash(l.ha, l.https, "listeners.ha", "listeners.https");
+  clash(l.stomp_ssl, l.https, "listeners.stomp_ssl", "listeners.https");
   check_tls(r, c);
   if (c.storage.max_bytes != 0 && c.storage.max_bytes < c.storage.segment_bytes) {
     fail_pair(r, "storage.max_bytes", "storage.segment_bytes",
@@ -128,12 +147,18 @@ config parse_document(const YAML::Node& root, const std::string& name) {
                number_field("checkpoint_every_bytes", c.storage.checkpoint_every_bytes, 1 * MiB, no_max)}),
       section(r, "listeners",
               {endpoint_field("stomp", c.listeners.stomp), endpoint_field("http", c.listeners.http),
-               endpoint_field("ha", c.listeners.ha), endpoint_field("stomp_ssl", c.listeners.stomp_ssl)}),
+               endpoint_field("ha", c.listeners.ha), endpoint_field("stomp_ssl", c.listeners.stomp_ssl),
+               endpoint_field("https", c.listeners.https)}),
       section(r, "tls",
               {text_field("cert_file", c.tls.cert_file, "a PEM file path", not_empty),
                text_field("key_file", c.tls.key_file, "a PEM file path", not_empty),
                text_field("ca_file", c.tls.ca_file, "a PEM file path", not_empty),
                number_field("handshake_timeout_ms", c.tls.handshake_timeout_ms, 100, 600000)}),
+      section(r, "http",
+              {text_field("public_url", c.http.public_url,
+                          "an http:// or https:// URL of at most 255 characters without spaces or '=' "
+                          "(it is published in the lease record)",
+                          console_url)}),
       section(r, "ha",
               {number_field("lease_ttl_ms", c.ha.lease_ttl_ms, 300, 600000),
                number_field("renew_interval_ms", c.ha.renew_interval_ms, 10, 200000),
@@ -194,6 +219,25 @@ std::string tab_hint(const std::string& text, int zero_based_line) {
 }
 
 }  // namespace
+
+std::string public_console_url(const config& c) {
+  if (!c.http.public_url.empty()) return c.http.public_url;
+  const bool plain = c.listeners.http.port != 0;
+  const endpoint& where = plain ? c.listeners.http : c.listeners.https;
+  if (where.port == 0) return {};
+  endpoint shown = where;
+  if (shown.host == "0.0.0.0" || shown.host == "::") {
+    // Listening everywhere says nothing about how the peer reaches this node: the HA listener
+    // is the address the peer already uses, else the host name is the best guess.
+    if (c.listeners.ha.port && c.listeners.ha.host != "0.0.0.0" && c.listeners.ha.host != "::") {
+      shown.host = c.listeners.ha.host;
+    } else {
+      char name[256] = {};
+      shown.host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+    }
+  }
+  return fmt::format("{}://{}/", plain ? "http" : "https", shown.to_string());
+}
 
 config parse_config(const std::string& yaml_text, const std::string& name) {
   YAML::Node root;

@@ -23,6 +23,7 @@ storage::lease_options lease_options_from(const config& cfg) {
   o.safety_margin = std::chrono::milliseconds(cfg.ha.safety_margin_ms);
   o.poll_interval = std::chrono::milliseconds(cfg.ha.poll_interval_ms);
   o.fast_takeover = cfg.ha.fast_takeover;
+  o.console_url = public_console_url(cfg);
   return o;
 }
 
@@ -46,6 +47,9 @@ node::node(const config& cfg, storage::file_system& fs)
   status_.role_since_ms = status_.started_ms;
   status_.stomp_endpoint = cfg.listeners.stomp.to_string();
   if (cfg.listeners.stomp_ssl.port) status_.stomp_ssl_endpoint = cfg.listeners.stomp_ssl.to_string();
+  status_.console = public_console_url(cfg);
+  status_.store_limit_bytes = cfg.storage.max_bytes;
+  users_ = std::make_unique<auth::user_directory>(cfg.security.users);
 }
 
 node::~node() = default;
@@ -103,11 +107,12 @@ int node::run() {
   lease_ = std::move(lease.value());
   // The HTTP status and the HA listener serve in every role, so probes and the peer can tell
   // what this node is doing even while it stands by.
-  if (cfg_.listeners.http.port) {
-    http_ = std::make_unique<http_server>(*this, cfg_.listeners.http);
+  if (cfg_.listeners.http.port || cfg_.listeners.https.port) {
+    http_ = std::make_unique<http_server>(*this);
     if (auto err = http_->start()) {
       log::error("node", "{}", err.message);
-      return 1;
+      // A certificate that cannot be used stops the node like one for STOMP over TLS does.
+      return err.code == std::errc::invalid_argument ? 2 : 1;
     }
   }
   ha_ = std::make_unique<ha_link>(io_);
@@ -165,6 +170,11 @@ void node::refresh_status() {
     lease_->holder_presumed_dead(observed.newest_epoch);
   }
 
+  if (!lease_->holding() && observed.seen && observed.newest_epoch.value() > 0 && !observed.holder.empty() &&
+      observed.holder != cfg_.node.name) {
+    peer_held_lease_ = true;
+  }
+
   std::lock_guard lock(status_mu_);
   status_.lease = observed;
   status_.connections = stomp_ ? stomp_->connections() : 0;
@@ -187,6 +197,7 @@ void node::activate(storage::epoch_t epoch) {
   opts.checkpoint_every_bytes = cfg_.storage.checkpoint_every_bytes;
   // The writer refuses to write once this process cannot prove it still holds the lease.
   opts.may_write = [l = lease_.get()] { return l->valid_now(); };
+  opts.metrics = journal_metrics_;
   auto store = storage::store::open(fs_, opts);
   if (!store) {
     log::error("node", "cannot open the journal: {}", store.err().describe());
@@ -217,7 +228,9 @@ void node::activate(storage::epoch_t epoch) {
   {
     std::lock_guard lock(status_mu_);
     status_.last_recovery_ms = ms;
+    if (peer_held_lease_) ++status_.failovers;
   }
+  peer_held_lease_ = false;
   std::string where = cfg_.listeners.stomp.to_string();
   if (tls_) where += " and STOMP over TLS on " + cfg_.listeners.stomp_ssl.to_string();
   set_role(role::active, epoch.value(),
@@ -230,6 +243,11 @@ void node::deactivate(bool graceful) {
   if (store_ && !graceful) store_->abandon();
   if (core_) core_->stop();  // no dispatch while the sessions close below
   if (stomp_) stomp_->stop();
+  if (core_) {
+    retired_.messages_in += core_->stats().messages_in;
+    retired_.messages_out += core_->stats().messages_out;
+    retired_.connections_accepted += core_->connections().accepted();
+  }
   if (store_ && graceful) store_->close();
   // Handlers already queued may still refer to the core; destroy it after they ran.
   asio::post(io_, [core = std::shared_ptr<broker>(std::move(core_)), stomp = std::shared_ptr<stomp_server>(std::move(stomp_)),
@@ -243,6 +261,10 @@ void node::on_lost(const std::string& reason) {
 
 void node::fence(const std::string& reason) {
   auto epoch = status().epoch;
+  {
+    std::lock_guard lock(status_mu_);
+    if (status_.current == role::active || status_.current == role::activating) ++status_.fencing_events;
+  }
   set_role(role::fenced, epoch, reason);
   deactivate(false);
   if (cfg_.ha.exit_on_fence) {
@@ -251,6 +273,31 @@ void node::fence(const std::string& reason) {
     return;
   }
   set_role(role::standby, epoch, "fenced after: " + reason + "; contending again");
+}
+
+loop_outcome node::run_on_loop(std::function<void(broker* core, loop_done done)> op,
+                              std::chrono::milliseconds timeout) {
+  auto state = std::make_shared<loop_done::state>();
+  state->gate = gate_;
+  {
+    loop_done done(state);
+    asio::post(io_, [this, op = std::move(op), done]() mutable {
+      // A core exists only while this node is active; a stopped one is being torn down.
+      broker* core = core_ && !core_->stopped() ? core_.get() : nullptr;
+      op(core, std::move(done));
+    });
+  }
+  return wait_for(*state, timeout);
+}
+
+node_totals node::totals() const {
+  node_totals t = retired_;
+  if (core_) {
+    t.messages_in += core_->stats().messages_in;
+    t.messages_out += core_->stats().messages_out;
+    t.connections_accepted += core_->connections().accepted();
+  }
+  return t;
 }
 
 bool node::request_switchover() {
@@ -289,6 +336,8 @@ void node::shutdown() {
   signals_.cancel();
   if (ha_) ha_->stop();
   if (lease_) lease_->stop();
+  // HTTP requests waiting for this loop would wait in vain: answer them before joining.
+  gate_->close();
   if (http_) http_->stop();
   io_.stop();
 }

@@ -12,7 +12,8 @@
 //
 // Threading: the node's event loop runs on the thread that calls run(); the lease runs its
 // own thread (its storage calls may block up to their timeout) and posts its events here;
-// the HTTP server runs its own thread and reads status() under a mutex.
+// the HTTP server runs its own threads, reads status() under a mutex and reaches the broker
+// core only through run_on_loop(), which posts to the event loop and waits with a bound.
 //
 // Safety: while active, nothing is acknowledged or delivered unless the lease is valid by
 // this process's own monotonic clock (broker::may_serve); a SIGSTOPped node that resumes
@@ -23,13 +24,18 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "auth/user_directory.h"
 #include "broker/config.h"
+#include "broker/loop_call.h"
 #include "storage/file_system.h"
+#include "storage/journal_metrics.h"
 #include "storage/lease.h"
 #include "storage/store.h"
 
@@ -59,7 +65,19 @@ struct node_status {
   storage::lease_status lease;     // as this node last observed it
   std::size_t connections = 0;
   storage::store_stats store;
+  std::uint64_t store_limit_bytes = 0;  // storage.max_bytes (0: none)
   double last_recovery_ms = 0;
+  std::string version = "0.1.0";
+  std::string console;             // this node's console URL ("" without an HTTP listener)
+  std::uint64_t failovers = 0;       // times it became active after the peer held the lease
+  std::uint64_t fencing_events = 0;  // times it lost the lease while active
+};
+
+// Message and connection counts over the life of the process (every core it ran).
+struct node_totals {
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t connections_accepted = 0;
 };
 
 class node {
@@ -78,6 +96,20 @@ class node {
   // Any thread. The active hands over to the standby: it stops serving, releases the lease
   // at once and stays standby for a while so the peer wins. False if not active.
   bool request_switchover();
+
+  // Any thread but the event loop's. Posts `op` to the event loop and waits up to `timeout`
+  // for it to call its loop_done (loop_call.h). `op` gets the broker core while this node is
+  // active, else null (a standby, or the core was just fenced away); it must not keep the
+  // pointer beyond the handler it runs in (use the core's own callbacks for later work).
+  loop_outcome run_on_loop(std::function<void(broker* core, loop_done done)> op, std::chrono::milliseconds timeout);
+
+  // Event loop only (inside run_on_loop): counts over every core this process ran.
+  node_totals totals() const;
+  // Any thread: fsync latency, group sizes and bytes written of every store this node opened.
+  const storage::journal_metrics& journal_metrics() const { return *journal_metrics_; }
+  // The users of security.users, shared by HTTP and STOMP logins (thread-safe).
+  auth::user_directory& users() { return *users_; }
+  const config& cfg() const { return cfg_; }
 
  private:
   void on_acquired(storage::epoch_t epoch);  // event loop
@@ -108,6 +140,11 @@ class node {
   std::unique_ptr<asio::ssl::context> tls_;
   int exit_code_ = 0;
   bool ha_listening_ = false;
+  bool peer_held_lease_ = false;  // seen the peer hold the lease since this node was last active
+  node_totals retired_;           // counts of the cores this process ran before the current one
+  std::shared_ptr<loop_gate> gate_ = std::make_shared<loop_gate>();
+  std::shared_ptr<storage::journal_metrics> journal_metrics_ = std::make_shared<storage::journal_metrics>();
+  std::unique_ptr<auth::user_directory> users_;
 
   mutable std::mutex status_mu_;
   node_status status_;

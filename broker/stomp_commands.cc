@@ -21,17 +21,6 @@ bool parse_number(std::string_view text, T& out) {
 }
 
 
-// Headers the broker sets itself on MESSAGE frames; a client's values for them are not kept.
-bool broker_owned(std::string_view key) {
-  static constexpr std::string_view owned[] = {
-      "destination", "receipt", "transaction", "content-length", "persistent", "priority",
-      "expires", "message-id", "timestamp", "redelivered", "subscription", "ack",
-      "original-destination"};
-  for (auto k : owned)
-    if (k == key) return true;
-  return false;
-}
-
 // A client-supplied message-id of the form PRODUCER:SEQ identifies the producer and its
 // sequence number for duplicate detection (a failover client re-sends with the same id).
 bool split_producer(const std::string& id, std::string& producer, std::uint64_t& seq) {
@@ -96,6 +85,7 @@ void stomp_session::on_connect(frame& f) {
   version_ = *chosen;
   parser_.set_version(version_);
   client_id_ = std::string(f.get("client-id"));
+  login_ = std::string(f.get("login"));
 
   std::uint32_t cx = 0, cy = 0;
   if (version_ != stomp::version::v1_0 && f.has("heart-beat")) {
@@ -151,17 +141,18 @@ void stomp_session::on_send(frame& f) {
   }
   m->headers.reserve(f.headers.size());
   for (auto& [k, v] : f.headers)
-    if (!broker_owned(k)) m->headers.push_back({k, v});
+    if (!broker_owned_header(k)) m->headers.push_back({k, v});
   m->body = std::move(f.body);
+  ++messages_in_;
 
   if (const std::string* tx = f.find("transaction")) {
     auto it = transactions_.find(*tx);
     if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-    it->second.sends.push_back(outgoing{std::move(m), producer, producer_seq});
+    it->second.sends.push_back(outgoing{std::move(m), producer, producer_seq, id_});
     complete_receipt(reserve_receipt(f));
     return;
   }
-  core_.send(std::move(m), producer, producer_seq, receipt_completion(f));
+  core_.send(std::move(m), producer, producer_seq, receipt_completion(f), id_);
 }
 
 void stomp_session::on_subscribe(frame& f) {
@@ -314,6 +305,7 @@ void stomp_session::on_disconnect(frame& f) {
 
 void stomp_session::deliver(subscription& sub, const queued& q, std::uint64_t ack_id) {
   const message& m = *q.msg;
+  ++messages_out_;
   frame f;
   f.command = "MESSAGE";
   f.headers.reserve(m.headers.size() + 10);

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/connection_registry.h"
 #include "broker/session_stream.h"
 #include "broker/subscription.h"
 #include "stomp/frame.h"
@@ -34,7 +35,9 @@ namespace tandem::broker {
 
 class session_manager;
 
-class stomp_session : public std::enable_shared_from_this<stomp_session>, public delivery_sink {
+class stomp_session : public std::enable_shared_from_this<stomp_session>,
+                      public delivery_sink,
+                      public client_connection {
  public:
   stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id);
   ~stomp_session() override;
@@ -50,6 +53,12 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
 
   bool writable() const override;
   void deliver(subscription& sub, const queued& q, std::uint64_t ack_id) override;
+  void subscription_ended(subscription& sub, const std::string& reason) override;
+
+  // client_connection (the admin API): what this connection is, and closing it with an ERROR.
+  connection_info describe() const override;
+  const char* protocol_name() const override { return "stomp"; }
+  void close_by_admin(const std::string& reason) override;
 
   std::uint64_t id() const { return id_; }
   const std::string& remote() const { return remote_; }
@@ -101,6 +110,11 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   bool closed_ = false;
   bool failed_ = false;   // an ERROR was sent: no RECEIPT may follow it
   std::string client_id_;
+  std::string login_;  // the CONNECT frame's login header
+  std::int64_t connected_ms_ = 0;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+  bool registered_ = false;  // in core_.connections()
 
   std::string out_;      // frames queued for the next write
   std::string writing_;  // the write in flight

@@ -193,7 +193,7 @@ TEST_CASE("a bad size names the file, line, key and value", "[config]") {
 
 TEST_CASE("an unknown key is refused with the valid ones listed", "[config]") {
   CHECK(error_of(lines({"node:", "  name: node-1", "listners:", "  stomp: 127.0.0.1:61613"})) ==
-        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, ha, limits, "
+        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, http, ha, limits, "
         "stomp, delivery, log, security)");
   CHECK(error_of(minimal + "storage:\n") == "node-1.yaml:7: storage: duplicate key (first given on line 3)");
   CHECK(error_of(lines({"node:", "  name: node-1", "  zone: a"})) ==

@@ -93,7 +93,7 @@ TEST_CASE("tls keys without the TLS listener are refused", "[config][tls]") {
   temp_dir d;
   auto cert = d.file("server.pem", "x");
   CHECK(error_of(config_with("", "tls:\n  cert_file: " + cert + "\n")) ==
-        "node-1.yaml:8: tls.cert_file: is set but listeners.stomp_ssl is not: no listener would use it");
+        "node-1.yaml:8: tls.cert_file: is set but neither listeners.stomp_ssl nor listeners.https is: no listener would use it");
 }
 
 TEST_CASE("a missing certificate, key or CA file is named with the reason", "[config][tls]") {
