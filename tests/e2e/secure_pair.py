@@ -57,7 +57,17 @@ def make_pair(workdir, users=USERS, per_node=None, **kwargs):
             per_node(n)
         with open(n.config_path, "w") as f:
             f.write(th.to_yaml(n.config) + "\n" + security_yaml(users))
+        # The harness reads each node's role from /api/v1/status, which now needs credentials.
+        n.status = functools.partial(_status, n, next(iter(users)))
     return p
+
+
+def _status(node, user):
+    try:
+        code, body = api(node, "GET", "/api/v1/status", user=user, timeout=2.0)
+    except OSError:
+        return None
+    return body if code == 200 else None
 
 
 @pytest.fixture
@@ -114,12 +124,12 @@ def queue_depth(node, queue):
     return body["depth"]
 
 
-def send_messages(node, queue, count, prefix="message"):
+def send_messages(node, queue, count, prefix="message", headers=None):
     """Sends `count` persistent messages with stomp.py, each receipted (so durable)."""
     c = th.Client(node, version="1.2")
     c.connect()
     try:
         for i in range(1, count + 1):
-            c.send(queue, f"{prefix} {i}", persistent=True)
+            c.send(queue, f"{prefix} {i}", persistent=True, headers=headers)
     finally:
         c.close_quietly()

@@ -60,7 +60,7 @@ def test_status_table_marks_the_active_node_and_json_says_the_same(secure_pair):
 def test_queues_browse_and_purge_through_the_active_node(secure_pair):
     pair = secure_pair()
     active = pair.wait_active()
-    send_messages(active, "/queue/ctl.orders", 7, prefix="order")
+    send_messages(active, "/queue/ctl.orders", 7, prefix="order", headers={"order-region": "eu"})
     # The standby is listed first: tandem-ctl must find the active node itself.
     nodes = [url(pair.other(active)), url(active)]
 
@@ -82,7 +82,7 @@ def test_queues_browse_and_purge_through_the_active_node(secure_pair):
     page = json.loads(r.stdout)
     assert page["total"] == 7 and [m["body_preview"] for m in page["messages"]] == ["order 6", "order 7"]
     r = ctl("browse", "ctl.orders", "--headers", "--limit", "1", nodes=nodes)
-    assert "  body: order 1" in r.stdout and "  persistent: true" in r.stdout, r.stdout
+    assert "  body: order 1" in r.stdout and "  order-region: eu" in r.stdout, r.stdout
     assert queue_depth(active, "/queue/ctl.orders") == 7, "browsing consumed messages"
 
     # Without a terminal and without --yes, purge refuses to guess.
