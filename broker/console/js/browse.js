@@ -60,8 +60,9 @@ export function create(ctx) {
     offset = 0;
     loadMessages();
   }}, PAGE_SIZES.map((n) => h("option", {value: n, selected: n === limit}, `${n} per page`)));
-  const empty = h("p", {class: "empty", hidden: true}, "The queue is empty.");
+  const empty = h("p", {class: "empty", id: "messages-empty", hidden: true}, "The queue is empty.");
   const detail = h("aside", {class: "detail", id: "message-detail", hidden: true});
+  const pager = h("div", {class: "pager"}, range, h("span", {class: "grow"}), size, prev, next);
 
   const el = h("div", {class: "panel"},
     h("div", {class: "panel-head"},
@@ -70,8 +71,7 @@ export function create(ctx) {
     stats,
     h("div", {class: "browse"},
       h("div", {class: "browse-list"},
-        h("div", {class: "table-wrap"}, t), empty,
-        h("div", {class: "pager"}, range, h("span", {class: "grow"}), size, prev, next)),
+        h("div", {class: "table-wrap"}, t), empty, pager),
       detail));
 
   function renderStats() {
@@ -165,7 +165,23 @@ export function create(ctx) {
   }
 
   async function loadMessages() {
-    const r = await api.get(`${path}/messages?offset=${offset}&limit=${limit}`);
+    let r;
+    try {
+      r = await api.get(`${path}/messages?offset=${offset}&limit=${limit}`);
+    } catch (err) {
+      if (!(err instanceof api.ApiError) || err.status !== 403) throw err;
+      // A viewer may see the queue's figures but not its messages without read permission.
+      messages = [];
+      syncRows(tbody, messages, (m) => m.message_id, createRow, updateRow);
+      setText(empty, `${err.message}: browsing needs the admin role or read permission on this queue.`);
+      empty.hidden = false;
+      empty.classList.add("refused");
+      t.hidden = pager.hidden = true;
+      return;
+    }
+    t.hidden = pager.hidden = false;
+    empty.classList.remove("refused");
+    setText(empty, "The queue is empty.");
     total = r.total || 0;
     if (offset > 0 && offset >= total) {  // the queue shrank under the current page
       offset = Math.max(0, Math.floor((total - 1) / limit) * limit);

@@ -26,9 +26,7 @@ export function activeLink(s, cls = "button primary") {
 function headline(s) {
   switch (s.role) {
     case "active":
-      return [`${s.node} is active`, [
-        `Serving clients${s.stomp ? ` on ${s.stomp}` : ""} ${since(s)}`,
-        `epoch ${s.epoch}`, s.reason].filter(Boolean).join(" · ")];
+      return [`${s.node} is active`, `Serving clients${s.stomp ? ` on ${s.stomp}` : ""} ${since(s)} · epoch ${s.epoch}`];
     case "standby": {
       const who = s.active_node
         ? `The active node is ${s.active_node}.`
@@ -54,6 +52,7 @@ export function renderBanner(s, switchover) {
   const [head, detail] = headline(s);
   setText($("role-headline"), head);
   setText($("role-detail"), detail);
+  setAttr($("role-detail"), "title", s.reason || null);  // the node's own words for its last transition
   const actions = $("role-actions");
   const link = s.role === "active" ? null : activeLink(s);
   const want = link ? `link:${link.href}` : s.role === "active" && switchover ? "switchover" : "";
