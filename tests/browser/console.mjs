@@ -175,29 +175,49 @@ async function main() {
     await expectText(linked.locator("#role-headline"), `${active.name} is active`);
     await linked.close();
 
-    step("purge the queue from its page, after the confirmation");
+    step("send a test message from the console's form");
     await page.bringToFront();
+    await page.click("text=Send a message…");
+    assert.equal(await page.inputValue("#send-destination"), QUEUE, "the form does not name the queue it came from");
+    await page.fill("#send-body", "sent from the console");
+    await page.click("text=+ Add a header");
+    await page.fill(".header-row input[aria-label='Header name']", "order-region");
+    await page.fill(".header-row input[aria-label='Header value']", "eu");
+    await page.click("#send-submit");
+    await expectText(page.locator("#toasts"), `to ${QUEUE}`);
+    await expectText(page.locator("#send-result"), "Last sent:");
+    await shot(page, "06-send-form");
+    const sent = await api(active, "GET", `/api/v1/queues/${QUEUE.slice(7)}/messages?offset=${COUNT}&limit=5`);
+    assert.equal(sent.body.total, COUNT + 1);
+    assert.equal(sent.body.messages[0].body_preview, "sent from the console");
+    assert.equal(sent.body.messages[0].headers["order-region"], "eu");
+    await page.goBack();
+
+    step("purge the queue from its page, after the confirmation");
+    const all = COUNT + 1;
+    await page.locator("#purge-queue").waitFor();
+    await expectText(page.locator("#queue-stats .stat").first(), `Depth${all}`);
     await page.click("#purge-queue");
     const dialog = page.locator("#confirm");
     await dialog.waitFor({state: "visible"});
     await expectText(page.locator("#confirm-title"), `Purge ${QUEUE}`);
-    await expectText(page.locator("#confirm-body"), `Remove ${COUNT} messages waiting in ${QUEUE}?`);
-    await expectText(page.locator("#confirm-ok"), `Purge ${COUNT} messages`);
-    await shot(page, "06-purge-confirm", false);
+    await expectText(page.locator("#confirm-body"), `Remove ${all} messages waiting in ${QUEUE}?`);
+    await expectText(page.locator("#confirm-ok"), `Purge ${all} messages`);
+    await shot(page, "07-purge-confirm", false);
     // Cancel first: nothing happens.
     await page.click("#confirm-cancel");
     await dialog.waitFor({state: "hidden"});
-    assert.equal((await api(active, "GET", `/api/v1/queues/${QUEUE.slice(7)}`)).body.depth, COUNT);
+    assert.equal((await api(active, "GET", `/api/v1/queues/${QUEUE.slice(7)}`)).body.depth, all);
     await page.click("#purge-queue");
     await dialog.waitFor({state: "visible"});
     await page.click("#confirm-ok");
-    await expectText(page.locator("#toasts"), `Purged ${COUNT} messages from ${QUEUE}`);
+    await expectText(page.locator("#toasts"), `Purged ${all} messages from ${QUEUE}`);
     await expectText(page.locator("#queue-stats .stat").first(), /Depth\s*0$/);
     await expectText(page.locator("#page-range"), "No messages");
     const after = await api(active, "GET", `/api/v1/queues/${QUEUE.slice(7)}`);
     assert.equal(after.status, 200);
     assert.equal(after.body.depth, 0, "the API still shows messages after the purge");
-    await shot(page, "07-purged");
+    await shot(page, "08-purged");
 
     step("a viewer sees the data but cannot purge or switch over");
     execFileSync(settings.send[0], settings.send.slice(1).map((a) => a.replace("{count}", "3")), {stdio: "inherit", timeout: 30000});
@@ -218,7 +238,7 @@ async function main() {
     const refused = await api(active, "POST", `/api/v1/queues/${QUEUE.slice(7)}/purge`, "viewer");
     assert.equal(refused.status, 403, "the API let a viewer purge");
     assert.equal((await api(active, "GET", `/api/v1/queues/${QUEUE.slice(7)}`)).body.depth, 3);
-    await shot(page, "08-viewer");
+    await shot(page, "09-viewer");
 
     step("switch over from the console; the other node becomes active");
     await signOut(page);
@@ -232,13 +252,13 @@ async function main() {
     await expectText(page.locator("#role-badge"), "STANDBY", 20000);
     await expectText(page.locator("#role-detail"), `The active node is ${standby.name}.`, 20000);
     await expectText(page.locator("#role-actions #active-console-link"), `Open ${standby.name}'s console`, 20000);
-    await shot(page, "09-old-active-now-standby");
+    await shot(page, "10-old-active-now-standby");
     await other.bringToFront();
     await expectText(other.locator("#role-badge"), "ACTIVE", 20000);
     await expectText(other.locator("#role-headline"), `${standby.name} is active`);
     // Its destinations are there, with the messages the viewer saw before.
     await expectText(other.locator(`#destinations tbody tr[data-key="${QUEUE}"] td:nth-child(2)`), "3");
-    await shot(other, "10-new-active");
+    await shot(other, "11-new-active");
     const roles = await Promise.all([api(active, "GET", "/api/v1/status"), api(standby, "GET", "/api/v1/status")]);
     assert.deepEqual(roles.map((r) => r.body.role), ["standby", "active"]);
 
