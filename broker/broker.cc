@@ -147,6 +147,7 @@ void broker::recover() {
   }
   // New messages sort after every recovered one within a priority.
   next_order_ = max_seq + 1;
+  for (auto& [name, c] : containers_) c->traffic().restart_at(c->enqueued(), c->dequeued());
   log::info("broker", "recovered {} pending messages in {} containers, {} durable subscriptions ({:.0f} ms)",
             pending, state.containers.size(), state.durable_subscriptions.size(), state.recovery_ms);
 }

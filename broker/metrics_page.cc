@@ -62,8 +62,10 @@ std::string render(node& n) {
   if (loop) {
     m.family("tandem_connections", "gauge", "Open client connections.");
     for (const auto& [protocol, count] : loop->connections) m.sample("tandem_connections", {{"protocol", protocol}}, count);
-    m.family("tandem_connections_total", "counter", "Client connections accepted since the process started.");
-    m.sample("tandem_connections_total", static_cast<double>(loop->totals.connections_accepted));
+    // Not tandem_connections_total: OpenMetrics names a counter's family without _total, which
+    // would clash with the gauge above.
+    m.family("tandem_connections_accepted_total", "counter", "Client connections accepted since the process started.");
+    m.sample("tandem_connections_accepted_total", static_cast<double>(loop->totals.connections_accepted));
     m.family("tandem_messages_in_total", "counter", "Messages received from producers since the process started.");
     m.sample("tandem_messages_in_total", static_cast<double>(loop->totals.messages_in));
     m.family("tandem_messages_out_total", "counter", "Messages delivered to consumers since the process started.");

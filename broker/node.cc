@@ -228,6 +228,7 @@ void node::activate(storage::epoch_t epoch) {
   {
     std::lock_guard lock(status_mu_);
     status_.last_recovery_ms = ms;
+    status_.store = store_->stats();  // not a poll interval late
     if (peer_held_lease_) ++status_.failovers;
   }
   peer_held_lease_ = false;

@@ -32,6 +32,15 @@ class traffic {
   }
   void prune(std::int64_t now_s) { std::erase_if(producers_, [&](auto& p) { return now_s - p.second > producer_window_s; }); }
 
+  // A destination starts with nothing in or out: the first second's messages count in its rate.
+  traffic() { sample(0, 0); }
+  // Starts the rate window over at these counts (messages recovered at start are not traffic).
+  void restart_at(std::uint64_t in, std::uint64_t out) {
+    filled_ = 0;
+    next_ = 0;
+    sample(in, out);
+  }
+
   // Once a second: the destination's cumulative counts of messages in and out.
   void sample(std::uint64_t in, std::uint64_t out) {
     in_[next_] = in;

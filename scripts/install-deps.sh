@@ -14,6 +14,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   # end-to-end tests: real stomp.py clients, pytest, process and network tools
   python3 python3-stomp python3-pytest procps iproute2
+  # /metrics is checked with the Prometheus project's own text-format parser
+  python3-prometheus-client
   # TLS: certificates for the local pair and the TLS tests are made with the openssl tool
   openssl
   # nfs backend tests: a real user-space NFS server
