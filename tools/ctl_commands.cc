@@ -72,8 +72,8 @@ int cmd_queues(const settings& s) {
     const json destinations = r.value->value("destinations", json::array());
     for (const auto& d : destinations) {
       bool topic = d.value("kind", "") == "topic";
-      t.add({d.value("name", "?"), d.value("kind", "?"), json_count(d, "depth"), topic ? "—" : json_count(d, "inflight"),
-             json_count(d, topic ? "subscribers" : "consumers"), json_count(d, "producers"), json_count(d, "enqueued"),
+      t.add({d.value("name", "?"), d.value("kind", "?"), json_count(d, "depth"), json_count(d, "inflight"),
+             json_count(d, topic && !d.contains("consumers") ? "subscribers" : "consumers"), json_count(d, "producers"), json_count(d, "enqueued"),
              json_count(d, "dequeued"), f_rate(d, "enqueue_rate"), f_rate(d, "dequeue_rate"), f_age(d, "oldest_age_ms"),
              d.contains("dlq") && d["dlq"].is_string() ? json_count(d, "dlq_depth") : "—"});
     }
@@ -107,7 +107,7 @@ int cmd_browse(const settings& s, const browse_args& a) {
       return st;
     };
     auto body = [](const json& m, std::size_t width) {
-      if (m.value("body_binary", false)) return fmt::format("(binary, {})", bytes(m.value("size", 0ULL)));
+      if (m.value("body_binary", false)) return fmt::format("(not text, {}; --json has its first bytes in base64)", bytes(m.value("size", 0ULL)));
       return one_line(m.value("body_preview", "") + (m.value("body_truncated", false) ? "…" : ""), width);
     };
     std::uint64_t i = a.offset;

@@ -146,7 +146,7 @@ export function create(ctx) {
       ["Size", `${fmt.count(m.size)} bytes`],
     ];
     const headers = Object.entries(m.headers || {}).sort(([a], [b]) => a.localeCompare(b));
-    const note = m.body_binary ? "Binary body: bytes that are not text are shown as �."
+    const note = m.body_binary ? "The body is not text: its first bytes are shown in base64."
       : m.body_truncated ? `Showing the first ${fmt.count(new TextEncoder().encode(m.body_preview || "").length)} of ${fmt.count(m.size)} bytes.` : null;
     fill(detail,
       h("div", {class: "detail-head"}, h("h3", {}, "Message"), close),

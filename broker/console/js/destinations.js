@@ -64,12 +64,12 @@ export function create(ctx) {
     setText(c[1], fmt.count(d.depth));
     drawSparkline(c[2].firstChild, history.series.get(d.name) || []);
     const topic = d.kind === "topic";
-    setText(c[3], topic ? "—" : fmt.count(d.inflight));
+    setText(c[3], fmt.count(d.inflight));
     setText(c[4], fmt.rate(d.enqueue_rate));
     setText(c[5], fmt.rate(d.dequeue_rate));
     setText(c[6], fmt.count(d.enqueued));
     setText(c[7], fmt.count(d.dequeued));
-    setText(c[8], fmt.count(topic ? d.subscribers : d.consumers));
+    setText(c[8], fmt.count(d.consumers ?? d.subscribers));
     setAttr(c[8], "title", topic ? `${fmt.count(d.subscribers)} subscribers, ${fmt.count(d.durable_subscribers)} durable` : null);
     setText(c[9], fmt.count(d.producers));
     setText(c[10], d.oldest_age_ms ? fmt.duration(d.oldest_age_ms) : "—");
