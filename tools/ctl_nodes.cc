@@ -1,5 +1,6 @@
 #include "tools/ctl_nodes.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -30,6 +31,13 @@ tandem::error parse_node_list(const std::string& list, std::vector<std::string>&
   }
   if (out.empty()) return tandem::error(std::make_error_code(std::errc::invalid_argument), "--nodes: no node URL given");
   return {};
+}
+
+// A relative path in the config file is relative to the file's own directory.
+std::string beside(const std::string& config_path, const std::string& file) {
+  std::filesystem::path f(file);
+  if (f.is_absolute()) return file;
+  return (std::filesystem::path(config_path).parent_path() / f).lexically_normal().string();
 }
 
 tandem::error load_config_file(const std::string& path, const cli_given& cli, settings& s) {
@@ -71,12 +79,13 @@ tandem::error load_config_file(const std::string& path, const cli_given& cli, se
         }
       } else if (key == "password_file") {
         if (cli.password) continue;
-        std::ifstream in(v.as<std::string>());
-        if (!in) return config_error(path, v, "password_file", fmt::format("cannot read '{}'", v.as<std::string>()));
+        const std::string file = beside(path, v.as<std::string>());
+        std::ifstream in(file);
+        if (!in) return config_error(path, v, "password_file", fmt::format("cannot read '{}'", file));
         std::getline(in, s.password);
         s.password_given = true;
       } else if (key == "ca_file") {
-        if (!cli.ca_file) s.ca_file = v.as<std::string>();
+        if (!cli.ca_file) s.ca_file = beside(path, v.as<std::string>());
       } else if (key == "insecure") {
         if (!cli.insecure) s.insecure = v.as<bool>();
       } else if (key == "timeout_ms") {

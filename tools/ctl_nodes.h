@@ -7,7 +7,7 @@
 //   nodes: [http://10.0.1.10:8161, http://10.0.2.10:8161]   # or a list, one URL a line
 //   user: ops
 //   password: secret          # or password_file: /etc/tandem/ops.password (first line)
-//   ca_file: /etc/tandem/ca.pem
+//   ca_file: /etc/tandem/ca.pem   # relative paths are relative to the config file
 //   insecure: false
 //   timeout_ms: 5000
 

@@ -178,7 +178,7 @@ def test_config_file_lists_the_nodes_and_credentials(secure_pair, tmp_path):
     pw.write_text(USERS["admin"][0] + "\n")
     cfg = tmp_path / "ctl.yaml"
     cfg.write_text("nodes:\n" + "".join(f"  - {url(n)}\n" for n in pair.nodes) +
-                   f"user: admin\npassword_file: {pw}\ntimeout_ms: 3000\n")
+                   "user: admin\npassword_file: admin.password\ntimeout_ms: 3000\n")  # beside the file
     r = ctl("--config", str(cfg), "status", user=None)
     assert r.returncode == EXIT_OK, r.stdout + r.stderr
     assert f"* {active.name} " in r.stdout.replace("*  ", "* "), r.stdout
