@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/admin_api.h"
+#include "broker/http_console.h"
 #include "broker/metrics_page.h"
 #include "broker/node.h"
 #include "broker/tls_context.h"
@@ -17,8 +18,12 @@ namespace {
 using json = nlohmann::json;
 
 // Threads per listener: requests that wait for the event loop (at most 5 s) must not keep
-// health probes and the status from being answered.
-constexpr std::size_t threads_per_listener = 4;
+// health probes and the status from being answered. cpp-httplib also holds a thread for each
+// idle keep-alive connection until it times out, and a browser opens up to 6 connections to a
+// host at once (loading the console's modules): with fewer threads than that, a page load
+// stalled for the whole keep-alive timeout. Hence more threads and a short keep-alive.
+constexpr std::size_t threads_per_listener = 16;
+constexpr time_t keep_alive_timeout_s = 1;
 
 }  // namespace
 
@@ -47,7 +52,7 @@ void http_server::routes(httplib::Server& srv) {
   });
   api_->add_routes(srv);
   add_metrics_route(srv, node_, auth_);
-  // The console's static files are added here (http_console.cc).
+  add_console_routes(srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string why = res.status == 404 ? "no route for " + req.method + " " + req.path
@@ -91,6 +96,7 @@ tandem::error http_server::open(listener& l) {
   routes(srv);
   srv.new_task_queue = [] { return new httplib::ThreadPool(threads_per_listener); };
   srv.set_read_timeout(std::chrono::seconds(5));
+  srv.set_keep_alive_timeout(keep_alive_timeout_s);
   srv.set_write_timeout(std::chrono::seconds(5));
   // A test message's body may be as large as a STOMP frame; nothing else comes close.
   srv.set_payload_max_length(cfg.limits.max_frame_bytes + (64 << 10));
