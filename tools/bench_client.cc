@@ -24,6 +24,28 @@ result<failover::failover_options> client_options(const options& o) {
   return parsed;
 }
 
+failover::connect_options plain_connect_options(const failover::failover_options& uri,
+                                                std::chrono::milliseconds timeout) {
+  failover::connect_options c;
+  c.login = uri.login;
+  c.passcode = uri.passcode;
+  c.vhost = uri.vhost;
+  c.timeout = timeout;
+  return c;
+}
+
+result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri) {
+  std::vector<failover::endpoint> out;
+  for (const auto& e : uri.endpoints)
+    if (!e.tls) out.push_back(e);
+  if (out.empty())
+    return error{failover::errc::invalid_uri,
+                 fmt::format("'{}' has no stomp:// endpoint (connections, probe and stream --receipts last "
+                             "speak plain STOMP)",
+                             effective_uri(o))};
+  return out;
+}
+
 error receipt_window::acquire(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   if (outstanding_ >= size_) {
@@ -107,6 +129,14 @@ void switchover_log::add_gap(clock::duration d) {
   longest_gap_ = std::max(longest_gap_, d);
 }
 
+void switchover_log::add_gap(const gap_clock& g) {
+  std::lock_guard lock(mutex_);
+  if (g.max() > longest_gap_) {
+    longest_gap_ = g.max();
+    longest_gap_end_ = g.max_end();
+  }
+}
+
 void switchover_log::add_stale_acks(std::uint64_t n) {
   std::lock_guard lock(mutex_);
   stale_acks_refused_ += n;
@@ -126,6 +156,10 @@ void switchover_log::add_to(report& r, const std::string& gap_of) const {
   if (closed_unexpectedly_) r.extra.emplace_back("closed_unexpectedly", std::to_string(closed_unexpectedly_));
   r.extra.emplace_back("longest_gap_ms", fmt::format("{:.3f}", ms(longest_gap_)));
   r.extra.emplace_back("gap_between", gap_of);
+  if (longest_gap_end_.time_since_epoch().count() != 0) {
+    const auto end = std::chrono::duration<double, std::milli>(longest_gap_end_.time_since_epoch());
+    r.extra.emplace_back("longest_gap_end_unix_ms", fmt::format("{:.3f}", end.count()));
+  }
 }
 
 }  // namespace tandem::bench

@@ -24,6 +24,7 @@
 
 #include "common/result.h"
 #include "failover/client.h"
+#include "failover/stomp_connection.h"
 #include "tools/bench_stats.h"
 #include "tools/bench_workloads.h"
 
@@ -34,22 +35,36 @@ std::string effective_uri(const options& o);
 // Parsed options of effective_uri(), with --login/--passcode applied when given.
 result<failover::failover_options> client_options(const options& o);
 
-// The longest time between two consecutive tick()s (the first tick only starts the clock).
+// For the workloads on plain STOMP (failover::stomp_connection: connections, probe, stream
+// --receipts last): the CONNECT options the URI gives (no client-id: it names one connection),
+// and the URI's stomp:// endpoints in order (TLS ones are skipped; none is an error naming the URI).
+failover::connect_options plain_connect_options(const failover::failover_options& uri,
+                                                std::chrono::milliseconds timeout);
+result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri);
+
+// The longest time between two consecutive tick()s (the first tick only starts the clock), and
+// the wall-clock time that gap ended: a script that injects a fault at a known time (kill -9 of
+// the active) reads "fault -> first receipt afterwards" from it.
 class gap_clock {
  public:
   void tick() {
     const auto now = clock::now();
-    if (started_ && now - last_ > max_) max_ = now - last_;
+    if (started_ && now - last_ > max_) {
+      max_ = now - last_;
+      max_end_ = std::chrono::system_clock::now();  // only when the record breaks: rare
+    }
     last_ = now;
     started_ = true;
   }
   void restart() { started_ = false; }  // e.g. after the warm-up
   clock::duration max() const { return max_; }
+  std::chrono::system_clock::time_point max_end() const { return max_end_; }
 
  private:
   bool started_ = false;
   clock::time_point last_{};
   clock::duration max_{0};
+  std::chrono::system_clock::time_point max_end_{};
 };
 
 // Bounds the pipelined sends without a receipt: acquire() before each send_async(), release()
@@ -86,6 +101,8 @@ class switchover_log {
   // Adds a client's statistics; call before closing it (stats() needs its background thread).
   void collect(failover::client& c);
   void add_gap(clock::duration d);
+  // The same with the wall-clock time the gap ended (reported as longest_gap_end_unix_ms).
+  void add_gap(const gap_clock& g);
   // ACKs the client refused at once (errc::stale_message: the message came on a lost
   // connection); the library's own counter only sees those it found stale itself.
   void add_stale_acks(std::uint64_t n);
@@ -106,6 +123,7 @@ class switchover_log {
   std::uint64_t stale_acks_refused_ = 0;
   std::chrono::milliseconds longest_outage_{0};
   clock::duration longest_gap_{0};
+  std::chrono::system_clock::time_point longest_gap_end_{};
 };
 
 }  // namespace tandem::bench

@@ -109,7 +109,7 @@ result<report> run_producers(const options& o, const std::string& name) {
         progress.add();
       }
       finished[p] = clock::now();
-      log.add_gap(gaps.max());
+      log.add_gap(gaps);
       if (c) {
         log.collect(**c);
         (*c)->close();
@@ -178,7 +178,7 @@ result<report> run_stream(const options& o, const std::string& name) {
   if (auto e = client.wait_for_receipts(timeout)) return error{e.code, "final receipts: " + e.message};
   const auto t1 = clock::now();
   progress.stop();
-  log.add_gap(gaps.max());
+  log.add_gap(gaps);
   log.collect(client);
   client.close();
 
