@@ -1,0 +1,84 @@
+"""Failover rows: kill -9 of the active broker of a pair while a producer sends, timed to the
+producer's first RECEIPT from the other broker.
+
+The producer is `tandem-bench latency` (one persistent 1 KiB send at a time, each waiting for
+its receipt) through the same failover URI for every pair:
+
+    failover:(stomp://127.0.0.1:P1,stomp://127.0.0.1:P2)?randomize=false&initialReconnectDelay=10
+             &maxReconnectDelay=100&timeout=120000
+
+so the client retries at least every 100 ms and its own backoff does not hide what the brokers
+do (the library's default backoff grows to 30 s). It runs `pre_fault_s`, then the script takes
+the wall-clock time and SIGKILLs the active; the send in flight waits through the outage and is
+re-sent to the new active. tandem-bench reports its longest gap between receipts and the
+wall-clock time that gap ended (`longest_gap_end_unix_ms`): kill -> first receipt = that end
+minus the kill time. A run counts only if the longest gap spans the kill (it started before
+and ended after); the killed broker is then started again and waits as the standby.
+At the end every queue is drained from the last active: every receipted message must be there.
+"""
+
+import time
+
+import bench
+
+URI_OPTIONS = "randomize=false&initialReconnectDelay=10&maxReconnectDelay=100&timeout=120000"
+
+
+def failover_uri(ports):
+    return "failover:(" + ",".join(f"stomp://127.0.0.1:{p}" for p in ports) + ")?" + URI_OPTIONS
+
+
+def run_pair(pair, key, settings, bench_bin, timeout_s=120.0, log=print):
+    """`pair`: activemq.ActiveMQPair or tandem.TandemPair (start, active, other, wait_standby,
+    restart, stop, ports). Returns (records, check) where check says whether every receipted
+    message was delivered afterwards."""
+    uri = failover_uri(pair.ports())
+    records = []
+    receipted = {}
+    pair.start(timeout_s)
+    try:
+        for run in range(1, settings.failover_runs + 1):
+            active = pair.active(timeout_s)
+            standby = pair.other(active)
+            pair.wait_standby(standby, timeout_s)
+            dest = f"/queue/failover.{key}.{run}"
+            proc = bench.start(bench_bin, uri, ["latency", "--duration", str(settings.pre_fault_s + 1),
+                                                "--size", str(settings.size), "--destination", dest,
+                                                "--timeout-ms", "120000"])
+            # The load runs for a fixed time before the fault: that is the workload's definition,
+            # not a synchronisation (the producer's own figures show it was sending).
+            time.sleep(settings.pre_fault_s)
+            if proc.poll() is not None:
+                bench.finish(proc, 5)  # raises with its stderr
+                raise bench.BenchError(f"the producer ended before the fault (run {run} of {pair.label})")
+            kill_ms = time.time() * 1000
+            active.kill9()
+            r = bench.finish(proc, timeout_s * 2)
+            end = r.get("longest_gap_end_unix_ms")
+            gap = r["longest_gap_ms"]
+            spans = end is not None and end - gap <= kill_ms + 1 and end >= kill_ms
+            ms = round(end - kill_ms, 1) if spans else None
+            records.append({"pair": key, "run": run, "killed": active.name, "new_active": standby.name,
+                            "value": ms, "spans_kill": spans, "longest_gap_ms": gap, "bench": r})
+            receipted[dest] = r["messages"]
+            log(f"  failover {pair.label} run {run}: kill -9 {active.name} -> first receipt from "
+                f"{standby.name} " + (f"{ms:.0f} ms" if spans else
+                                      f"not measured (the longest gap, {gap:.0f} ms, did not span the kill)"))
+            pair.restart(active, timeout_s)
+        check = _drain_all(pair, receipted, bench_bin, timeout_s)
+    finally:
+        pair.stop()
+    return records, check
+
+
+def _drain_all(pair, receipted, bench_bin, timeout_s):
+    """Every receipted message of every run is on its queue (drained from the active)."""
+    uri = failover_uri(pair.ports())
+    missing = []
+    for dest, count in receipted.items():
+        try:
+            bench.run(bench_bin, uri, ["drain", "--count", str(count), "--destination", dest, "--timeout-ms", "10000"],
+                      timeout_s + count / 100)
+        except bench.BenchError as e:
+            missing.append(f"{dest}: {e}")
+    return {"receipted": sum(receipted.values()), "all_delivered": not missing, "problems": missing}
