@@ -23,7 +23,8 @@
 #   (500) and at its default (10 s).
 #
 # Environment: QUICK=1, ROUNDS (5), the sizes above, SIZE (1024), WARM_SECONDS / WARM_COUNT /
-# WARM_FANOUT (the per-round warm-up), PRE_FAULT_S (2), SETTLE_S (6), BROKERS (activemq,tandem; e.g.
+# WARM_FANOUT (the per-round warm-up), PRE_FAULT_S (2) and PHASE_S (10: a random 0..PHASE_S more
+# before each kill), SETTLE_S (6), BROKERS (activemq,tandem; e.g.
 # BROKERS=tandem needs no ActiveMQ), FAILOVER=0 (skip the failover rows), AMQ_TRANSPORT (stomp+nio
 # | stomp), AMQ_JAVA_OPTS (default: ACTIVEMQ_OPTS from Debian's /usr/share/activemq/activemq-options),
 # OUT_DIR (default tools/bench/results, or $TMPDIR/tandem-compare-activemq-quick with QUICK=1),

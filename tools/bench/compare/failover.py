@@ -8,7 +8,9 @@ its receipt) through the same failover URI for every pair:
              &maxReconnectDelay=100&timeout=120000
 
 so the client retries at least every 100 ms and its own backoff does not hide what the brokers
-do (the library's default backoff grows to 30 s). It runs `pre_fault_s`, then the script takes
+do (the library's default backoff grows to 30 s). It runs `pre_fault_s` plus a random part of
+`phase_s` (default 10 s, ActiveMQ's default lock poll: a standby that polls finds the lock free
+after a random part of its period, not after the same part every run), then the script takes
 the wall-clock time and SIGKILLs the active; the send in flight waits through the outage and is
 re-sent to the new active. tandem-bench reports its longest gap between receipts and the
 wall-clock time that gap ended (`longest_gap_end_unix_ms`): kill -> first receipt = that end
@@ -17,6 +19,7 @@ and ended after); the killed broker is then started again and waits as the stand
 At the end every queue is drained from the last active: every receipted message must be there.
 """
 
+import random
 import time
 
 import bench
@@ -33,6 +36,7 @@ def run_pair(pair, key, settings, bench_bin, timeout_s=120.0, log=print):
     restart, stop, ports). Returns (records, check) where check says whether every receipted
     message was delivered afterwards."""
     uri = failover_uri(pair.ports())
+    rng = random.Random(f"{key}-{settings.failover_runs}")  # the same kill times when re-run
     records = []
     receipted = {}
     pair.start(timeout_s)
@@ -42,12 +46,13 @@ def run_pair(pair, key, settings, bench_bin, timeout_s=120.0, log=print):
             standby = pair.other(active)
             pair.wait_standby(standby, timeout_s)
             dest = f"/queue/failover.{key}.{run}"
-            proc = bench.start(bench_bin, uri, ["latency", "--duration", str(settings.pre_fault_s + 1),
+            before_kill = settings.pre_fault_s + rng.uniform(0, settings.phase_s)
+            proc = bench.start(bench_bin, uri, ["latency", "--duration", f"{before_kill + 1:.3f}",
                                                 "--size", str(settings.size), "--destination", dest,
                                                 "--timeout-ms", "120000"])
             # The load runs for a fixed time before the fault: that is the workload's definition,
             # not a synchronisation (the producer's own figures show it was sending).
-            time.sleep(settings.pre_fault_s)
+            time.sleep(before_kill)
             if proc.poll() is not None:
                 bench.finish(proc, 5)  # raises with its stderr
                 raise bench.BenchError(f"the producer ended before the fault (run {run} of {pair.label})")
@@ -59,6 +64,7 @@ def run_pair(pair, key, settings, bench_bin, timeout_s=120.0, log=print):
             spans = end is not None and end - gap <= kill_ms + 1 and end >= kill_ms
             ms = round(end - kill_ms, 1) if spans else None
             records.append({"pair": key, "run": run, "killed": active.name, "new_active": standby.name,
+                            "load_before_kill_s": round(before_kill, 3),
                             "value": ms, "spans_kill": spans, "longest_gap_ms": gap, "bench": r})
             receipted[dest] = r["messages"]
             log(f"  failover {pair.label} run {run}: kill -9 {active.name} -> first receipt from "

@@ -30,6 +30,7 @@ class Settings:
     producers: int = 8
     subscribers: int = 8
     size: int = 1024
+    phase_s: float = 10.0          # failover: a random 0..phase_s more load before each kill
     settle_s: float = 6.0          # after (c), before the disk is measured (KahaDB checkpoints every 5 s)
     brokers: tuple = ("activemq", "tandem")
     failover: bool = True
