@@ -32,11 +32,18 @@ def _bars(points):
             for i, (s, name, color) in enumerate(p for p in points if p[0])]
 
 
+def _empty(title):
+    """A panel saying there is nothing to show (e.g. FAILOVER=0)."""
+    return "\n".join(["unset logscale y", "set yrange [0:4]", "set xrange [0:4]", "unset xtics", "unset ytics",
+                      f"set title {_quote(title)}", 'set label 1 "not measured" at graph 0.5,0.5 center',
+                      'plot 2 notitle lc rgb "white"', "unset label 1", "set xtics", "set ytics"])
+
+
 def _boxes_plot(block, rows, title, log):
     """gnuplot commands for one boxes panel over datablock `block` (`rows` as _bars made them)."""
     n = len(rows)
     if not n:
-        return f'set title {_quote(title)}\nunset xtics\nunset ytics\nplot 2 notitle lc rgb "white"\nset xtics\nset ytics'
+        return _empty(title)
     top = max(float(r.split()[3]) for r in rows)  # room above the highest error bar for its label
     scale = (f"set logscale y\nset yrange [10:{top * 3}]\nset format y '%.0f'" if log else
              f"unset logscale y\nset yrange [0:{top * 1.25}]\nset format y '%g'")
@@ -72,7 +79,7 @@ def script(rows, svg_path, title):
                             "(lower is better)", True)
     conn_plot = _boxes_plot("$conn", conn, "memory per idle connection, KiB\\n(peak RSS growth / "
                             "connections; lower is better)", False)
-    tput_plot = ("plot " + ", ".join(series)) if series else "unset xtics\nplot 2 notitle lc rgb 'white'\nset xtics"
+    tput_plot = ("plot " + ", ".join(series)) if series else _empty("throughput")
     return f"""# Drawn by tools/bench/compare-activemq.sh; redraw in this directory: gnuplot {os.path.basename(svg_path)[:-4]}.gp
 set terminal svg size 1250,440 dynamic enhanced font "Helvetica,12" background rgb "white"
 set output {_quote(os.path.basename(svg_path))}

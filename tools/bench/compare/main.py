@@ -6,9 +6,10 @@ missing, raises the descriptor limit and passes the paths:
 
     main.py --work DIR --bench TANDEM_BENCH --broker TANDEM_BROKER --out OUT_DIR
 
-Round r starts a fresh single ActiveMQ and a fresh single Tandem node (empty stores), warms both
-up (discarded), then runs (a) (b) (c) [disk measured] (d) (e) (f), each workload on both brokers
-back to back, ActiveMQ first in odd rounds and Tandem first in even ones, and stops both. Then
+Round r starts a fresh single ActiveMQ and a fresh single Tandem node (empty stores), measures
+each store's growth per message, warms both up (discarded), then runs (a) (b) (c) (c') (d) (e)
+(f), each workload on both brokers back to back, ActiveMQ first in odd rounds and Tandem first in
+even ones, and stops both. Then
 the failover rows: the Tandem pair, ActiveMQ's pair with the lock poll tuned down, ActiveMQ's
 pair at its defaults, FAILOVER_RUNS kills each. Prints the tables and writes OUT_DIR/
 compare-activemq.{json,md,svg,gp}.
@@ -116,22 +117,11 @@ class Comparison:
             for b in brokers.values():
                 self.probe(b)
             idle = {k: procfs.rss_kib(b.pid) for k, b in brokers.items()}
-            log(f"round {rnd}/{self.s.rounds}: order {' then '.join(order)}; warm-up (discarded) ...")
+            log(f"round {rnd}/{self.s.rounds}: order {' then '.join(order)}; store growth, warm-up (discarded) ...")
+            self.measure_disk(brokers, order, rnd, idle)
             for k in order:
                 self.runner.warm_up(brokers[k], rnd)
-            for key in ("a", "b"):
-                for k in order:
-                    self.measure(brokers[k], k, key, rnd)
-            before = {}
-            for k in order:
-                before[k] = procfs.disk_bytes(brokers[k].store_dir)
-                self.measure(brokers[k], k, "c", rnd)
-            time.sleep(self.s.settle_s)  # let KahaDB's 5 s checkpoint write its index too
-            for k in order:
-                grown = procfs.disk_bytes(brokers[k].store_dir) - before[k]
-                self.disk.append({"round": rnd, "broker": k, "bytes_grown": grown,
-                                  "bytes_per_message": grown / self.s.stream_count, "idle_rss_kib": idle[k]})
-            for key in ("c_last", "d", "e", "f"):
+            for key in workloads.MEASURED:
                 for k in order:
                     self.measure(brokers[k], k, key, rnd)
         except Exception:
@@ -143,6 +133,19 @@ class Comparison:
                 b.terminate()
         if os.environ.get("KEEP") != "1":
             subprocess.run(["rm", "-rf", os.path.join(self.work, f"round-{rnd}")], check=False)
+
+    def measure_disk(self, brokers, order, rnd, idle):
+        """Store growth per message on the fresh stores (see Runner.fill_for_disk)."""
+        before, fills = {}, {}
+        for k in order:
+            before[k] = procfs.disk_bytes(brokers[k].store_dir)
+            fills[k] = self.runner.fill_for_disk(brokers[k], rnd)
+        time.sleep(self.s.settle_s)  # let KahaDB's 5 s checkpoint write its index too
+        for k in order:
+            grown = procfs.disk_bytes(brokers[k].store_dir) - before[k]
+            self.disk.append({"round": rnd, "broker": k, "bytes_grown": grown, "messages": fills[k]["messages"],
+                              "bytes_per_message": grown / fills[k]["messages"], "idle_rss_kib": idle[k]})
+            self.runner.drain_disk(brokers[k], rnd, fills[k])
 
     def measure(self, broker, kind, key, rnd):
         rec = self.runner.measure(broker, kind, key, rnd)

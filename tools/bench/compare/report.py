@@ -150,7 +150,7 @@ def table_rows(rows, res):
                          both("device_flushes_per_msg")])
     if "disk" in res:
         a, t = res["disk"].get("activemq", {}), res["disk"].get("tandem", {})
-        resource.append(["bytes on disk per stored message (after (c))",
+        resource.append(["bytes on disk per stored message (fresh store)",
                          f"{fmt(a.get('bytes_per_message'))} / {fmt(t.get('bytes_per_message'))}", "", ""])
         resource.append(["RSS after start, idle (MiB)",
                          f"{fmt(a.get('idle_rss_mib'))} / {fmt(t.get('idle_rss_mib'))}", "", ""])

@@ -69,50 +69,89 @@ def device_flushes(dev):
 
 class Runner:
     """Runs workloads against one broker at a time (`broker.port`, `broker.pid`) and returns
-    one record per run."""
+    one record per run.
+
+    What (a), (b) and (c') store is consumed right after each run, untimed ("leftovers"): a
+    broker holding every earlier workload's messages would run the next ones in another state,
+    and Tandem refuses non-persistent sends (the fan-out) once pending messages fill its
+    limits.max_memory_bytes (128 MiB by default)."""
+
+    WARMUP = {"a": 100, "b": 20}  # tandem-bench --warmup: per connection, on the same queue
 
     def __init__(self, settings, bench_bin, device):
         self.s = settings
         self.bench_bin = bench_bin
         self.device = device
 
+    @staticmethod
+    def uri(broker):
+        return f"stomp://127.0.0.1:{broker.port}"
+
+    @staticmethod
+    def destination(key, rnd, warm=False):
+        q = f"cmp{'w' if warm else ''}.{rnd}"
+        return {"a": f"/queue/{q}.a", "b": f"/queue/{q}.b", "c": f"/queue/{q}.c", "c_last": f"/queue/{q}.cl",
+                "d": f"/queue/{q}.c", "e": f"/topic/{q}.e", "disk": f"/queue/{q}.disk"}.get(key)
+
     def _args(self, key, rnd, warm=False):
         s = self.s
-        q = f"cmp{'w' if warm else ''}.{rnd}"
+        dest = ["--destination", self.destination(key, rnd, warm)]
         sizes = ["--size", str(s.size), "--timeout-ms", "60000"]
         if key == "a":
-            return ["latency", "--duration", str(s.warm_seconds if warm else s.a_seconds), "--warmup", "100",
-                    "--destination", f"/queue/{q}.a", *sizes]
+            return ["latency", "--duration", str(s.warm_seconds if warm else s.a_seconds), "--warmup",
+                    str(self.WARMUP["a"]), *dest, *sizes]
         if key == "b":
             return ["producers", "--producers", str(s.producers), "--duration",
-                    str(s.warm_seconds if warm else s.b_seconds), "--warmup", "20", "--destination",
-                    f"/queue/{q}.b", *sizes]
+                    str(s.warm_seconds if warm else s.b_seconds), "--warmup", str(self.WARMUP["b"]), *dest, *sizes]
         count = str(s.warm_count if warm else s.stream_count)
         if key == "c":
-            return ["stream", "--count", count, "--destination", f"/queue/{q}.c", *sizes]
-        if key == "c_last":
-            return ["stream", "--receipts", "last", "--count", count, "--destination", f"/queue/{q}.cl", *sizes]
+            return ["stream", "--count", count, *dest, *sizes]
+        if key in ("c_last", "disk"):
+            return ["stream", "--receipts", "last", "--count", count, *dest, *sizes]
         if key == "d":
-            return ["drain", "--count", count, "--destination", f"/queue/{q}.c", "--timeout-ms", "60000"]
+            return ["drain", "--count", count, *dest, "--timeout-ms", "60000"]
         if key == "e":
             return ["fanout", "--count", str(s.warm_fanout if warm else s.fanout_count), "--subscribers",
-                    str(s.subscribers), "--non-persistent", "--destination", f"/topic/{q}.e", *sizes]
+                    str(s.subscribers), "--non-persistent", *dest, *sizes]
         if key == "f":
             return ["connections", "--count", str(s.connections), "--hold", str(s.hold), "--timeout-ms", "60000"]
         raise ValueError(key)
 
     def _timeout(self, key):
         s = self.s
-        return {"a": s.a_seconds * 10 + 120, "b": s.b_seconds * 10 + 120, "c": 120 + s.stream_count / 50,
-                "c_last": 120 + s.stream_count / 50,
-                "d": 120 + s.stream_count / 50, "e": 120 + s.fanout_count / 20,
+        per_message = 120 + s.stream_count / 50
+        return {"a": s.a_seconds * 10 + 120, "b": s.b_seconds * 10 + 120, "c": per_message, "c_last": per_message,
+                "disk": per_message, "d": per_message, "e": 120 + s.fanout_count / 20,
                 "f": 300 + s.connections / 20 + s.hold}[key]
+
+    def _run(self, broker, key, rnd, warm=False):
+        return bench.run(self.bench_bin, self.uri(broker), self._args(key, rnd, warm), self._timeout(key))
+
+    def drain(self, broker, dest, count):
+        """Consumes `count` messages from `dest`, untimed."""
+        if count:
+            bench.run(self.bench_bin, self.uri(broker), ["drain", "--count", str(count), "--destination", dest,
+                                                         "--timeout-ms", "30000"], 120 + count / 200)
+
+    def _drain_leftover(self, broker, key, rnd, result, warm=False):
+        if key in ("a", "b", "c_last", "disk"):
+            connections = self.s.producers if key == "b" else 1
+            self.drain(broker, self.destination(key, rnd, warm),
+                       result["messages"] + self.WARMUP.get(key, 0) * connections)
 
     def warm_up(self, broker, rnd):
         """The round's warm-up on `broker`, discarded: JIT, caches, first journal files."""
-        uri = f"stomp://127.0.0.1:{broker.port}"
         for key in MEASURED[:-1]:  # not (f): opening connections needs no warming
-            bench.run(self.bench_bin, uri, self._args(key, rnd, warm=True), self._timeout(key))
+            self._drain_leftover(broker, key, rnd, self._run(broker, key, rnd, warm=True), warm=True)
+
+    def fill_for_disk(self, broker, rnd):
+        """STREAM_COUNT messages (one receipt, at the end) into a fresh store, for its growth per
+        message: nothing has been consumed yet, so nothing is reclaimed meanwhile. drain_disk()
+        consumes them once the growth is measured."""
+        return self._run(broker, "disk", rnd)
+
+    def drain_disk(self, broker, rnd, result):
+        self._drain_leftover(broker, "disk", rnd, result)
 
     def measure(self, broker, kind, key, rnd):
         pid = broker.pid
@@ -120,10 +159,11 @@ class Runner:
         hwm_reset = procfs.reset_peak_rss(pid)
         cpu_before = procfs.cpu_seconds(pid)
         flushes_before = device_flushes(self.device)
-        r = bench.run(self.bench_bin, f"stomp://127.0.0.1:{broker.port}", self._args(key, rnd), self._timeout(key))
+        r = self._run(broker, key, rnd)
         cpu = procfs.cpu_seconds(pid) - cpu_before
         peak = procfs.peak_rss_kib(pid)
         flushes_after = device_flushes(self.device)
+        self._drain_leftover(broker, key, rnd, r)
         count = r.get("opened") if key == "f" else r["messages"]
         rec = {
             "round": rnd, "broker": kind, "workload": key,
