@@ -81,7 +81,7 @@ def script(rows, svg_path, title):
                             "connections; lower is better)", False)
     tput_plot = ("plot " + ", ".join(series)) if series else _empty("throughput")
     return f"""# Drawn by tools/bench/compare-activemq.sh; redraw in this directory: gnuplot {os.path.basename(svg_path)[:-4]}.gp
-set terminal svg size 1250,440 dynamic enhanced font "Helvetica,12" background rgb "white"
+set terminal svg size 1250,470 dynamic enhanced font "Helvetica,12" background rgb "white"
 set output {_quote(os.path.basename(svg_path))}
 $tput << EOD
 {nl.join(tput)}
@@ -96,6 +96,7 @@ set linetype 1 lc rgb "{AMQ_COLOR}"
 set linetype 2 lc rgb "{TANDEM_COLOR}"
 set multiplot layout 1,3 title {_quote(title)}
 set style fill solid 0.85 border -1
+set bmargin 5
 set grid ytics
 set key top left
 set logscale y
