@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "auth/user_directory.h"
 
 namespace tandem::broker {
 
@@ -89,6 +92,14 @@ struct config {
   struct log_t {
     std::string level = "info";
   } log;
+
+  // Users for HTTP (always, once any is listed) and STOMP CONNECT (when `enabled`); see
+  // broker/ADMIN_API.md. Password hashes are validated when the file is loaded.
+  struct security_t {
+    bool enabled = false;         // STOMP CONNECT needs the login and passcode of a user
+    bool metrics_public = false;  // /metrics without credentials even when users exist
+    std::vector<auth::user> users;
+  } security;
 };
 
 struct config_error : std::runtime_error {

@@ -40,7 +40,12 @@ std::string_view to_string(role r) {
 }
 
 node::node(const config& cfg, storage::file_system& fs)
-    : cfg_(cfg), fs_(fs), signals_(io_, SIGINT, SIGTERM), status_timer_(io_) {
+    : cfg_(cfg),
+      fs_(fs),
+      signals_(io_, SIGINT, SIGTERM),
+      status_timer_(io_),
+      users_(cfg.security.users),
+      stomp_security_(cfg.security.enabled, users_, security_stats_) {
   status_.name = cfg.node.name;
   status_.started_ms = now_ms();
   status_.role_since_ms = status_.started_ms;
@@ -117,6 +122,12 @@ int node::run() {
       return 1;
     }
     ha_listening_ = true;
+  }
+  if (cfg_.security.enabled) {
+    log::info("node", "STOMP security on: CONNECT needs the login and passcode of one of {} users",
+              users_.users().size());
+  } else if (!users_.empty()) {
+    log::info("node", "STOMP security off (security.enabled is false): STOMP logins are not checked");
   }
   set_role(role::standby, 0, "started; contending for the lease");
 
@@ -199,7 +210,7 @@ void node::activate(storage::epoch_t epoch) {
   core_->set_fence([l = lease_.get()] { return l->valid_now(); });
   core_->recover();
   core_->start();
-  stomp_ = std::make_unique<stomp_server>(io_, *core_);
+  stomp_ = std::make_unique<stomp_server>(io_, *core_, stomp_security_);
   auto err = stomp_->listen(cfg_.listeners.stomp);
   if (!err && tls_) {
     err = stomp_->listen_tls(cfg_.listeners.stomp_ssl, *tls_,
@@ -290,6 +301,7 @@ void node::shutdown() {
   if (ha_) ha_->stop();
   if (lease_) lease_->stop();
   if (http_) http_->stop();
+  stomp_security_.stop();  // logins still being checked are for sessions closed above
   io_.stop();
 }
 

@@ -12,7 +12,8 @@
 //
 // Threading: the node's event loop runs on the thread that calls run(); the lease runs its
 // own thread (its storage calls may block up to their timeout) and posts its events here;
-// the HTTP server runs its own thread and reads status() under a mutex.
+// the HTTP server runs its own thread and reads status() under a mutex; with security.enabled,
+// STOMP passwords are checked on stomp_security's workers, which post the answers here.
 //
 // Safety: while active, nothing is acknowledged or delivered unless the lease is valid by
 // this process's own monotonic clock (broker::may_serve); a SIGSTOPped node that resumes
@@ -28,7 +29,9 @@
 #include <mutex>
 #include <string>
 
+#include "auth/user_directory.h"
 #include "broker/config.h"
+#include "broker/stomp_security.h"
 #include "storage/file_system.h"
 #include "storage/lease.h"
 #include "storage/store.h"
@@ -79,6 +82,12 @@ class node {
   // at once and stays standby for a while so the peer wins. False if not active.
   bool request_switchover();
 
+  // The users of security.users, for STOMP and HTTP logins alike (authenticate() is
+  // thread-safe and caches verified passwords). Lives as long as the node.
+  auth::user_directory& users() { return users_; }
+  // Any thread: STOMP logins accepted and refused, permission refusals (metrics).
+  const security_stats& security() const { return security_stats_; }
+
  private:
   void on_acquired(storage::epoch_t epoch);  // event loop
   void on_lost(const std::string& reason);   // event loop
@@ -97,6 +106,11 @@ class node {
   asio::io_context io_{1};
   asio::signal_set signals_;
   asio::steady_timer status_timer_;
+  auth::user_directory users_;
+  security_stats security_stats_;
+  // Before the STOMP server (its sessions use it), after io_ (its workers post to it): its
+  // destructor joins the workers while the loop still exists.
+  stomp_security stomp_security_;
   std::unique_ptr<storage::lease> lease_;
   std::unique_ptr<storage::store> store_;
   std::unique_ptr<broker> core_;

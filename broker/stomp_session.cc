@@ -27,10 +27,12 @@ stomp::limits limits_from(const config& cfg) {
 
 }  // namespace
 
-stomp_session::stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id)
+stomp_session::stomp_session(session_stream stream, broker& core, session_manager& manager,
+                             stomp_security& security, std::uint64_t id)
     : stream_(std::move(stream)),
       core_(core),
       manager_(manager),
+      security_(security),
       id_(id),
       parser_(limits_from(core.cfg())),
       send_timer_(stream_.get_executor()),
@@ -48,7 +50,7 @@ void stomp_session::start() {
 }
 
 void stomp_session::do_read() {
-  if (closing_ || closed_) return;
+  if (closing_ || closed_ || authenticating_) return;
   auto buf = parser_.prepare(read_chunk);
   stream_.async_read_some(asio::buffer(buf.data(), buf.size()),
                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
@@ -62,17 +64,21 @@ void stomp_session::do_read() {
     }
     self->parser_.commit(n);
     self->read_since_tick_ = true;
-    while (!self->closing_ && !self->closed_) {
-      auto r = self->parser_.next();
-      if (!r) {
-        self->fail(r.err().message);
-        return;
-      }
-      if (!*r) break;
-      self->on_frame(**r);
-    }
-    self->do_read();
+    self->handle_frames();
   });
+}
+
+void stomp_session::handle_frames() {
+  while (!closing_ && !closed_ && !authenticating_) {
+    auto r = parser_.next();
+    if (!r) {
+      fail(r.err().message);
+      return;
+    }
+    if (!*r) break;
+    on_frame(**r);
+  }
+  do_read();
 }
 
 void stomp_session::write_frame(const frame& f) { write_frame(f, f.body); }

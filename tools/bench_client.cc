@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tools/cli_common.h"
+
 namespace tandem::bench {
 
 namespace {
@@ -19,8 +21,7 @@ result<failover::failover_options> client_options(const options& o) {
   if (!parsed) return parsed.err();
   // The command line wins over the URI's login/passcode options, so run-all.sh and friends can
   // pass credentials without rewriting a URI they were given.
-  if (!o.login.empty()) parsed->login = o.login;
-  if (!o.passcode.empty()) parsed->passcode = o.passcode;
+  cli::apply_credentials({o.login, o.passcode}, *parsed);
   return parsed;
 }
 

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host, "broker host (without --uri)")->capture_default_str();
   app.add_option("--port", o.port, "broker STOMP port (without --uri)")->capture_default_str();
   app.add_option("--login", o.login, "STOMP login");
-  app.add_option("--passcode", o.passcode, "STOMP passcode");
+  app.add_option("--passcode", o.passcode, "STOMP passcode (or the environment variable TANDEM_PASSCODE)");
 
   auto common = [&](CLI::App* sub) {
     sub->add_option("--count", o.count, "messages (total across producers) or connections; default per workload");

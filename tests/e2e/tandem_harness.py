@@ -5,7 +5,9 @@ Every wait here is bounded polling on a condition, never a fixed sleep used as s
 Processes are stopped by PID only.
 """
 
+import base64
 import ctypes
+import hashlib
 import os
 import re
 import signal
@@ -68,22 +70,66 @@ def _deep_merge(base, overrides):
     return base
 
 
+def _yaml_scalar(item):
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, (int, float)):
+        return str(item)
+    escaped = str(item).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 def to_yaml(value, indent=0):
-    """A tiny YAML writer for nested dicts of scalars (strings are written as quoted scalars)."""
+    """A tiny YAML writer for nested dicts of scalars (strings are written as quoted scalars),
+    lists of scalars (flow style) and lists of dicts (block style, e.g. security.users)."""
     lines = []
     pad = "  " * indent
     for key, item in value.items():
         if isinstance(item, dict):
             lines.append(f"{pad}{key}:")
             lines.append(to_yaml(item, indent + 1))
-        elif isinstance(item, bool):
-            lines.append(f"{pad}{key}: {'true' if item else 'false'}")
-        elif isinstance(item, (int, float)):
-            lines.append(f"{pad}{key}: {item}")
+        elif isinstance(item, (list, tuple)) and any(isinstance(x, dict) for x in item):
+            lines.append(f"{pad}{key}:")
+            for x in item:
+                body = to_yaml(x, indent + 2).split("\n")
+                lines.append(f"{pad}  - {body[0].lstrip()}")
+                lines.extend(body[1:])
+        elif isinstance(item, (list, tuple)):
+            lines.append(f"{pad}{key}: [{', '.join(_yaml_scalar(x) for x in item)}]")
         else:
-            escaped = str(item).replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{pad}{key}: "{escaped}"')
+            lines.append(f"{pad}{key}: {_yaml_scalar(item)}")
     return "\n".join(lines)
+
+
+# --- security.users (auth/password.h, broker/ADMIN_API.md) -----------------------------------
+
+# The least the broker accepts; a quick hash keeps tests fast. The login storm test uses the
+# default (100,000) to exercise the real cost.
+TEST_HASH_ITERATIONS = 10000
+
+
+def hash_password(password, iterations=TEST_HASH_ITERATIONS):
+    """A `password_hash` for security.users: pbkdf2-sha256$ITERATIONS$SALT$HASH with a random
+    16-byte salt, standard base64 (the format `tandem-ctl hash-password` prints)."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return (f"pbkdf2-sha256${iterations}${base64.b64encode(salt).decode()}$"
+            f"{base64.b64encode(digest).decode()}")
+
+
+def user(name, password, role=None, read=(), write=(), iterations=TEST_HASH_ITERATIONS):
+    """One entry of security.users."""
+    u = {"name": name, "password_hash": hash_password(password, iterations)}
+    if role:
+        u["role"] = role
+    if read or write:
+        u["permissions"] = {"read": list(read), "write": list(write)}
+    return u
+
+
+def security(*users, enabled=True):
+    """A `security` config section: start_broker(security=th.security(th.user(...), ...))."""
+    return {"enabled": enabled, "users": list(users)}
 
 
 def _die_with_parent():
@@ -397,7 +443,7 @@ class Client:
     CLASSES = {"1.0": stomp.Connection10, "1.1": stomp.Connection11, "1.2": stomp.Connection12}
 
     def __init__(self, broker, version="1.1", client_id=None, heartbeats=(0, 0),
-                 auto_decode=True, headers=None):
+                 auto_decode=True, headers=None, login=None, passcode=None):
         self.version = version
         cls = self.CLASSES[version]
         kwargs = dict(reconnect_attempts_max=1, auto_decode=auto_decode)
@@ -409,6 +455,10 @@ class Client:
         self.connect_headers = dict(headers or {})
         if client_id:
             self.connect_headers["client-id"] = client_id
+        if login is not None:
+            self.connect_headers["login"] = login
+        if passcode is not None:
+            self.connect_headers["passcode"] = passcode
 
     def connect(self, timeout=DEFAULT_TIMEOUT):
         self.conn.connect(wait=False, headers=dict(self.connect_headers))

@@ -1,4 +1,5 @@
 #include "broker/config.h"
+#include "tests/unit/broker/config_test_support.h"
 
 #include <catch2/catch.hpp>
 
@@ -35,16 +36,7 @@ const std::string minimal = lines({
     "  stomp: 127.0.0.1:61613",
 });
 
-// The message of the config_error that parsing `text` throws; fails the test if none.
-std::string error_of(const std::string& text) {
-  try {
-    parse_config(text, "node-1.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  FAIL("expected a config_error for:\n" << text);
-  return {};
-}
+std::string error_of(const std::string& text) { return test::config_error_of(text); }
 
 }  // namespace
 
@@ -202,7 +194,7 @@ TEST_CASE("a bad size names the file, line, key and value", "[config]") {
 TEST_CASE("an unknown key is refused with the valid ones listed", "[config]") {
   CHECK(error_of(lines({"node:", "  name: node-1", "listners:", "  stomp: 127.0.0.1:61613"})) ==
         "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, ha, limits, "
-        "stomp, delivery, log)");
+        "stomp, delivery, log, security)");
   CHECK(error_of(minimal + "storage:\n") == "node-1.yaml:7: storage: duplicate key (first given on line 3)");
   CHECK(error_of(lines({"node:", "  name: node-1", "  zone: a"})) ==
         "node-1.yaml:3: node.zone: unknown key (expected one of: name)");
