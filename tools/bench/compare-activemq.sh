@@ -11,10 +11,12 @@
 # (STOMP on 127.0.0.1, KahaDB in a scratch directory with its default journal sync), never the
 # system service. Every broker is stopped by PID; the scratch directory is removed (KEEP=1 keeps it).
 #
-# Workloads, each on a fresh single broker per round, warm-up discarded (tools/bench/README.md):
+# Each round: fresh single brokers, store growth per message, warm-up (discarded), then
+# (tools/bench/README.md has the details):
 #   (a) 1 producer, persistent 1 KiB, receipt each    A_SECONDS (10)
 #   (b) PRODUCERS (8) such producers                  B_SECONDS (10)
-#   (c) STREAM_COUNT (50000) pipelined, receipt each, timed to the last; store growth measured
+#   (c) STREAM_COUNT (50000) pipelined, receipt each, timed to the last
+#   (c') the same with a receipt for the last only (plain STOMP)
 #   (d) drain of (c), client-individual ack each
 #   (e) topic fan-out to SUBSCRIBERS (8), FANOUT_COUNT (10000) messages, non-persistent
 #   (f) CONNECTIONS (10000) idle connections held HOLD (5) s: peak RSS growth per connection
@@ -27,6 +29,7 @@
 # before each kill), SETTLE_S (6), BROKERS (activemq,tandem; e.g.
 # BROKERS=tandem needs no ActiveMQ), FAILOVER=0 (skip the failover rows), AMQ_TRANSPORT (stomp+nio
 # | stomp), AMQ_JAVA_OPTS (default: ACTIVEMQ_OPTS from Debian's /usr/share/activemq/activemq-options),
+# AMQ_KAHADB (extra <kahaDB> attributes, none by default), AMQ_LOCK_MS (500), CHART=0 (no gnuplot),
 # OUT_DIR (default tools/bench/results, or $TMPDIR/tandem-compare-activemq-quick with QUICK=1),
 # TMPDIR (the stores go there: that is the disk measured), TANDEM_BIN_DIR / TANDEM_BROKER /
 # TANDEM_BENCH (binaries, default build/), KEEP=1.
