@@ -14,11 +14,13 @@
 // synchronous sends, the client's background thread for send_async() completions (read it only
 // after wait_for_receipts() has returned).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,29 +44,22 @@ failover::connect_options plain_connect_options(const failover::failover_options
                                                 std::chrono::milliseconds timeout);
 result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri);
 
-// The longest time between two consecutive tick()s (the first tick only starts the clock), and
-// the wall-clock time that gap ended: a script that injects a fault at a known time (kill -9 of
-// the active) reads "fault -> first receipt afterwards" from it.
+// The longest time between two consecutive tick()s (the first tick only starts the clock).
 class gap_clock {
  public:
   void tick() {
     const auto now = clock::now();
-    if (started_ && now - last_ > max_) {
-      max_ = now - last_;
-      max_end_ = std::chrono::system_clock::now();  // only when the record breaks: rare
-    }
+    if (started_ && now - last_ > max_) max_ = now - last_;
     last_ = now;
     started_ = true;
   }
   void restart() { started_ = false; }  // e.g. after the warm-up
   clock::duration max() const { return max_; }
-  std::chrono::system_clock::time_point max_end() const { return max_end_; }
 
  private:
   bool started_ = false;
   clock::time_point last_{};
   clock::duration max_{0};
-  std::chrono::system_clock::time_point max_end_{};
 };
 
 // Bounds the pipelined sends without a receipt: acquire() before each send_async(), release()
@@ -101,8 +96,13 @@ class switchover_log {
   // Adds a client's statistics; call before closing it (stats() needs its background thread).
   void collect(failover::client& c);
   void add_gap(clock::duration d);
-  // The same with the wall-clock time the gap ended (reported as longest_gap_end_unix_ms).
-  void add_gap(const gap_clock& g);
+  // Reconnects so far (resumed events after a client's first connection), readable from any
+  // thread without the lock: a producer compares it before and after a send.
+  std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_acquire); }
+  // A producer got its first receipt after a reconnect at `when`; the earliest one is reported
+  // as first_receipt_after_reconnect_unix_ms (with a fault injected at a known time: fault ->
+  // first receipt from the node that took over).
+  void note_receipt_after_reconnect(std::chrono::system_clock::time_point when);
   // ACKs the client refused at once (errc::stale_message: the message came on a lost
   // connection); the library's own counter only sees those it found stale itself.
   void add_stale_acks(std::uint64_t n);
@@ -118,12 +118,12 @@ class switchover_log {
   mutable std::mutex mutex_;
   failover::statistics totals_;
   std::uint64_t interruptions_ = 0;
-  std::uint64_t reconnects_ = 0;  // resumed events after the first connection
+  std::atomic<std::uint64_t> reconnects_{0};  // resumed events after the first connection
   std::uint64_t closed_unexpectedly_ = 0;
   std::uint64_t stale_acks_refused_ = 0;
   std::chrono::milliseconds longest_outage_{0};
   clock::duration longest_gap_{0};
-  std::chrono::system_clock::time_point longest_gap_end_{};
+  std::optional<std::chrono::system_clock::time_point> first_receipt_after_reconnect_;
 };
 
 }  // namespace tandem::bench

@@ -89,7 +89,7 @@ result<report> run_fanout(const options& o) {
         progress.add();
       }
       finished[s] = clock::now();
-      log.add_gap(gaps);
+      log.add_gap(gaps.max());
       if (e) record(e);
       if (c) {
         log.collect(**c);

@@ -97,6 +97,7 @@ result<report> run_producers(const options& o, const std::string& name) {
       for (std::uint64_t i = 0; ok && i < mine && !failure.failed(); ++i) {
         const auto t = clock::now();
         if (deadline && t >= *deadline) break;
+        const auto reconnects = log.reconnects();
         // Blocks until the receipt; during a switchover that includes the reconnect and the
         // re-send (bounded by the URI's `timeout` while disconnected).
         if (auto e = (*c)->send(destination, body, hdrs)) {
@@ -104,12 +105,13 @@ result<report> run_producers(const options& o, const std::string& name) {
           break;
         }
         const auto now = clock::now();
+        if (log.reconnects() != reconnects) log.note_receipt_after_reconnect(std::chrono::system_clock::now());
         samples[p].add(now - t);
         gaps.tick();
         progress.add();
       }
       finished[p] = clock::now();
-      log.add_gap(gaps);
+      log.add_gap(gaps.max());
       if (c) {
         log.collect(**c);
         (*c)->close();
@@ -178,7 +180,7 @@ result<report> run_stream(const options& o, const std::string& name) {
   if (auto e = client.wait_for_receipts(timeout)) return error{e.code, "final receipts: " + e.message};
   const auto t1 = clock::now();
   progress.stop();
-  log.add_gap(gaps);
+  log.add_gap(gaps.max());
   log.collect(client);
   client.close();
 

@@ -41,7 +41,8 @@ def test_tandem_only_quick_run_measures_every_workload_and_writes_its_files(tmp_
         result = json.load(f)
     rows = {r["key"]: r for r in result["rows"]}
     for key in ("a", "a_latency", "b", "c", "c_last", "d", "e", "f", "f_open", "tandem_failover"):
-        assert rows[key]["tandem"]["median"] > 0, key
+        # 200 idle connections may fit in memory the broker already had: (f) can be 0 KiB each.
+        assert rows[key]["tandem"]["median"] >= 0 if key == "f" else rows[key]["tandem"]["median"] > 0, key
         assert rows[key]["activemq"] is None, key
     assert rows["tandem_failover"]["tandem"]["n"] == 2  # both kills measured
     runs = {r["workload"]: r for r in result["runs"]}

@@ -155,8 +155,8 @@ class Runner:
 
     def measure(self, broker, kind, key, rnd):
         pid = broker.pid
+        hwm_reset = procfs.reset_peak_rss(pid)  # first: the peak then starts at this RSS or above
         rss_before = procfs.rss_kib(pid)
-        hwm_reset = procfs.reset_peak_rss(pid)
         cpu_before = procfs.cpu_seconds(pid)
         flushes_before = device_flushes(self.device)
         r = self._run(broker, key, rnd)
