@@ -17,16 +17,15 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view session_cookie = "tandem_session";
-
 std::string peer_of(const httplib::Request& req) { return req.remote_addr + ":" + std::to_string(req.remote_port); }
 
 bool changes_state(const httplib::Request& req) { return req.method != "GET" && req.method != "HEAD"; }
 
-std::string session_cookie_header(const httplib::Request& req, const std::string& value, long max_age) {
+std::string session_cookie_header(const http_auth& auth, const httplib::Request& req, const std::string& value,
+                                  long max_age) {
   // HttpOnly: scripts never see the token; SameSite=Strict: other sites' pages cannot send it;
   // Secure over HTTPS, so the browser never sends it in the clear.
-  return fmt::format("{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}", session_cookie, value, max_age,
+  return fmt::format("{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}", auth.cookie_name(), value, max_age,
                      req.ssl ? "; Secure" : "");
 }
 
@@ -39,7 +38,7 @@ std::function<void(const httplib::Request&, httplib::Response&)> guarded(http_au
     credential_check creds;
     if (!auth.open()) {
       creds = auth.check(request_credentials{req.get_header_value("Authorization"),
-                                             cookie_value(req.get_header_value("Cookie"), session_cookie),
+                                             cookie_value(req.get_header_value("Cookie"), auth.cookie_name()),
                                              peer_of(req)});
     }
     auto outcome = decide(auth.open(), creds, changes_state(req), req.has_header("X-Tandem-Request"), needed, action);
@@ -150,13 +149,13 @@ void admin_api::add_node_routes(httplib::Server& srv) {
       reply_error(res, 403, fmt::format("user '{}' has no HTTP role (security.users: role viewer or admin)", result.user->name));
       return;
     }
-    res.set_header("Set-Cookie", session_cookie_header(req, result.token, static_cast<long>(auth_.sessions().ttl().count())));
+    res.set_header("Set-Cookie", session_cookie_header(auth_, req, result.token, static_cast<long>(auth_.sessions().ttl().count())));
     reply_json(res, 200, {{"user", result.user->name}, {"role", auth::to_string(result.user->role)}, {"auth", true}});
   });
   srv.Post("/api/v1/logout", guarded(auth_, http_role::none, "log out",
                                      [this](const httplib::Request& req, httplib::Response& res, const principal& who) {
-    if (who.via_cookie) auth_.logout(cookie_value(req.get_header_value("Cookie"), session_cookie));
-    res.set_header("Set-Cookie", session_cookie_header(req, "", 0));
+    if (who.via_cookie) auth_.logout(cookie_value(req.get_header_value("Cookie"), auth_.cookie_name()));
+    res.set_header("Set-Cookie", session_cookie_header(auth_, req, "", 0));
     reply_json(res, 200, {{"result", "logged out"}});
   }));
   srv.Get("/api/v1/whoami", guarded(auth_, http_role::none, "ask who they are",

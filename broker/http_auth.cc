@@ -146,7 +146,8 @@ std::string cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
-http_auth::http_auth(auth::user_directory& users, security_stats& stats) : users_(users), stats_(stats) {}
+http_auth::http_auth(auth::user_directory& users, security_stats& stats, const std::string& node_name)
+    : cookie_name_("tandem_session_" + node_name), users_(users), stats_(stats) {}
 
 void http_auth::failed(const std::string& peer, std::string_view user, std::string_view how) {
   stats_.http_auth_failures.fetch_add(1, std::memory_order_relaxed);

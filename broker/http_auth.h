@@ -110,11 +110,15 @@ std::string cookie_value(std::string_view header, std::string_view name);
 class http_auth {
  public:
   // Failed logins are counted in `stats.http_auth_failures`; both must outlive this object.
-  http_auth(auth::user_directory& users, security_stats& stats);
+  // `node_name` names the session cookie (tandem_session_<node>): browsers keep cookies per
+  // host name, not per port, so two nodes reached under one name must not share a cookie, or
+  // signing in to one console would sign the other out.
+  http_auth(auth::user_directory& users, security_stats& stats, const std::string& node_name);
   http_auth(const http_auth&) = delete;
   http_auth& operator=(const http_auth&) = delete;
 
   bool open() const { return users_.empty(); }
+  const std::string& cookie_name() const { return cookie_name_; }
 
   // Checks what the request presented. A wrong Basic password is logged (peer and user) and
   // counted as a failed login.
@@ -132,6 +136,8 @@ class http_auth {
 
  private:
   void failed(const std::string& peer, std::string_view user, std::string_view how);
+
+  std::string cookie_name_;
 
   auth::user_directory& users_;
   security_stats& stats_;

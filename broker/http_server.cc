@@ -35,7 +35,7 @@ void reply_json(httplib::Response& res, int status, const json& body) {
 
 void reply_error(httplib::Response& res, int status, const std::string& why) { reply_json(res, status, {{"error", why}}); }
 
-http_server::http_server(node& n) : node_(n), auth_(n.users(), n.security()), api_(std::make_unique<admin_api>(n, auth_)) {
+http_server::http_server(node& n) : node_(n), auth_(n.users(), n.security(), n.cfg().node.name), api_(std::make_unique<admin_api>(n, auth_)) {
   const config& cfg = n.cfg();
   if (cfg.listeners.http.port) listeners_.push_back(std::make_unique<listener>(listener{cfg.listeners.http, false, {}, {}}));
   if (cfg.listeners.https.port) listeners_.push_back(std::make_unique<listener>(listener{cfg.listeners.https, true, {}, {}}));

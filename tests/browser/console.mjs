@@ -23,9 +23,8 @@ const QUEUE = "/queue/console.orders";
 const COUNT = 25;
 const WAIT = 15000;  // for anything a poll (every 2 s) should show
 
-// Node 1 is reached (and publishes its console) as 127.0.0.1, node 2 as localhost: cookies
-// are per host, not per port, so two nodes on one host would otherwise share one session cookie
-// and signing in to one would sign the browser out of the other.
+// Both nodes are reached as 127.0.0.1: cookies are per host, not per port, and each node names
+// its session cookie after itself, so signing in to one keeps the browser signed in to the other.
 const started = Date.now();
 const stamp = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 let stepName = "start";

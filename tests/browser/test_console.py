@@ -43,13 +43,9 @@ def test_console_in_chromium(tmp_path):
     for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm")):
         assert tool and os.access(tool, os.X_OK), "chromium, node and npm are needed (scripts/install-deps.sh)"
     npm_ci()
-    # Each node publishes its console under the host name the browser uses for it (see console.mjs).
-    hosts = {"node-1": "127.0.0.1", "node-2": "localhost"}
-
-    def public_url(n):
-        n.config["http"] = {"public_url": f"http://{hosts[n.name]}:{n.http_port}/"}
-
-    pair = make_pair(tmp_path / "pair", per_node=public_url)
+    # Both consoles under one host name, as on the local pair: each node's session cookie is
+    # its own (tandem_session_<node>), so signing in to one does not sign the other out.
+    pair = make_pair(tmp_path / "pair")
     proc = None
     try:
         pair.start()
@@ -58,8 +54,8 @@ def test_console_in_chromium(tmp_path):
         pair.wait_role(standby, "standby", 30)
         send = os.path.join(os.environ["TANDEM_BIN_DIR"], "tools", "tandem-send")
         settings = {
-            "active": {"name": active.name, "url": f"http://{hosts[active.name]}:{active.http_port}"},
-            "standby": {"name": standby.name, "url": f"http://{hosts[standby.name]}:{standby.http_port}"},
+            "active": {"name": active.name, "url": f"http://127.0.0.1:{active.http_port}"},
+            "standby": {"name": standby.name, "url": f"http://127.0.0.1:{standby.http_port}"},
             "users": {name: list(v) for name, v in USERS.items()},
             "artifacts": artifacts_dir(),
             "send": [send, f"stomp://127.0.0.1:{active.port}", "/queue/console.orders", "console order {n}",

@@ -86,7 +86,8 @@ def test_console_login_with_a_session_cookie(node):
     r = console.login("root", "root-pw")
     assert r.status == 200 and r.json == {"user": "root", "role": "admin", "auth": True}
     cookie = r.headers["set-cookie"]
-    assert cookie.startswith("tandem_session=") and len(console.cookie) == len("tandem_session=") + 64
+    # Named after the node ("e2e"), so two nodes under one host name keep their own sessions.
+    assert cookie.startswith("tandem_session_e2e=") and len(console.cookie) == len("tandem_session_e2e=") + 64
     for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
         assert attribute in cookie
     assert "Secure" not in cookie  # plain HTTP

@@ -158,7 +158,7 @@ TEST_CASE("wrong passwords are counted as failed logins; right ones open a sessi
   u.password_hash = auth::hash_password("right", auth::min_iterations);
   auth::user_directory dir({u});
   security_stats stats;
-  http_auth a(dir, stats);
+  http_auth a(dir, stats, "node-1");
   auto before = stats.http_auth_failures.load();
   auto check = a.check({"Basic " + auth::encode_base64("ops:wrong"), "", "127.0.0.1:5000"});
   CHECK(check.from == kind::basic);
