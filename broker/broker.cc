@@ -223,6 +223,8 @@ void broker::enqueue_new(container& c, const message_ptr& msg) {
   // Past the memory budget, a durable message waits on disk rather than in memory.
   if (msg->stored && resident_message_bytes() > static_cast<std::int64_t>(cfg_.limits.max_memory_bytes))
     msg->unload();
+  else if (msg->stored && msg->loaded)
+    resident_.note(msg);
   c.enqueue(queued{msg, next_order_++, 0});
   c.dispatch();
 }
@@ -234,8 +236,11 @@ void broker::accept_into_queue(container& c, const message_ptr& msg, std::uint64
 
 void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done,
                   std::uint64_t connection) {
-  if (!msg->persistent && resident_message_bytes() > static_cast<std::int64_t>(cfg_.limits.max_memory_bytes)) {
-    // Non-persistent messages cannot be paged out to the journal.
+  const auto budget = static_cast<std::int64_t>(cfg_.limits.max_memory_bytes);
+  // Non-persistent messages cannot be paged out to the journal; journaled ones can, to make
+  // room for them. Refused only when what is left in memory cannot go to disk.
+  if (!msg->persistent && resident_message_bytes() > budget) resident_.shed(budget);
+  if (!msg->persistent && resident_message_bytes() > budget) {
     if (done)
       done(tandem::error(std::make_error_code(std::errc::not_enough_memory),
                          "memory limit reached (limits.max_memory_bytes = " +

@@ -27,6 +27,7 @@
 #include "broker/connection_registry.h"
 #include "broker/container.h"
 #include "broker/message.h"
+#include "broker/resident_durables.h"
 #include "broker/subscription.h"
 #include "common/result.h"
 #include "storage/store.h"
@@ -229,6 +230,7 @@ class broker {
   broker_stats stats_;
   asio::steady_timer housekeeping_;
   std::int64_t resident_at_last_trim_ = 0;
+  resident_durables resident_;  // journaled bodies in memory that may be paged out for room
   std::function<bool()> fence_;
   bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

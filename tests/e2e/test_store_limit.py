@@ -99,3 +99,31 @@ def test_non_persistent_messages_past_the_memory_limit_get_an_error(start_broker
     c.subscribe("/queue/mem")
     msgs = c.listener.wait_for(receipted + 1, timeout=20)
     assert msgs[-1].body == "persistent-still-ok"
+
+
+@pytest.mark.limit(120)
+def test_a_persistent_backlog_past_the_memory_limit_leaves_room_for_non_persistent_messages(start_broker, clients):
+    # Journaled bodies held in memory are paged out to make room: a backlog of persistent
+    # messages that filled limits.max_memory_bytes must not refuse non-persistent messages
+    # that fit in the limit.
+    broker = start_broker(limits={"max_memory_bytes": 1024 * 1024, "max_frame_bytes": 256 * 1024})
+    p = clients.new(broker)
+    body = "p" * (16 * 1024)
+    backlog = 128  # 2 MiB of persistent messages nobody consumes yet
+    for i in range(backlog):
+        p.send("/queue/backlog", f"{i:04d}:{body}", persistent=True, timeout=20)
+    fan = "f" * (32 * 1024)
+    waiting = 16  # 512 KiB of non-persistent messages, also waiting for a consumer
+    for i in range(waiting):
+        p.send("/queue/transient", f"{i:04d}:{fan}", persistent=False, timeout=20)
+    assert not p.listener.errors, p.listener.errors[0].headers
+    t = clients.new(broker)
+    t.subscribe("/queue/transient", "t", ack="auto")
+    msgs = t.listener.wait_for(waiting, timeout=30)
+    assert [m.body.split(":", 1)[0] for m in msgs] == [f"{i:04d}" for i in range(waiting)]
+    # Every message of the backlog is still delivered, in order, read back from the journal.
+    c = clients.new(broker)
+    c.subscribe("/queue/backlog", "q", ack="auto")
+    msgs = c.listener.wait_for(backlog, timeout=30)
+    assert [m.body.split(":", 1)[0] for m in msgs] == [f"{i:04d}" for i in range(backlog)]
+    assert all(m.body.split(":", 1)[1] == body for m in msgs)
