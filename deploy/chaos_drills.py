@@ -153,7 +153,11 @@ def drill_stop(env, p):
     def fault(old, load):
         t0 = time.time()
         pair.sigstop(old)
-        new = pair.wait_active(p.timeout, not_node=old)  # after the ttl: longer than it
+        new = pair.wait_active(p.timeout, not_node=old)
+        # The peer claims a ttl after the last heartbeat it saw, which may be a renewal before
+        # the fault: keep the node stopped at least a ttl plus a renew interval past the fault.
+        ttl_s = (pair.ha["lease_ttl_ms"] + pair.ha["renew_interval_ms"]) / 1000
+        zp.wait_quiet(max(0.0, ttl_s - (time.time() - t0)))
         stopped_s = time.time() - t0
         pair.sigcont(old)
         pair.wait_role(old, "standby", p.timeout)
