@@ -4,6 +4,8 @@
 #include <asio/post.hpp>
 #include <malloc.h>
 
+#include <chrono>
+
 
 #include "common/log.h"
 
@@ -30,9 +32,20 @@ void broker::stop() {
 }
 
 void broker::housekeeping() {
+  // The admin API's rates and producer counts: one sample per destination per second.
+  now_s_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const bool prune = ++housekeeping_ticks_ % 10 == 0;  // producers silent for a minute
+  for (auto& [name, t] : topics_) {
+    t.traffic.sample(t.enqueued, t.dequeued);
+    if (prune) t.traffic.prune(now_s_);
+  }
   // Messages that expire while waiting (no consumer) leave the queue without a delivery attempt.
   const std::int64_t now = now_ms();
   for (auto& [name, c] : containers_) {
+    if (c->kind() == container_kind::queue) {
+      c->traffic().sample(c->enqueued(), c->dequeued());
+      if (prune) c->traffic().prune(now_s_);
+    }
     if (!c->has_expiring()) continue;
     auto gone = c->remove_if([&c = *c, now](const queued& q) { return c.expires(*q.msg, now); });
     if (gone.empty()) continue;
@@ -85,7 +98,10 @@ container& broker::queue_container(const std::string& name) {
   return *slot;
 }
 
+broker::topic_state& broker::topic(const std::string& name) { return topics_[name]; }
+
 void broker::recover() {
+  recovered_at_ms_ = now_ms();
   const auto& state = store_.recovered();
   for (const auto& sub : state.durable_subscriptions) {
     auto c = std::make_unique<container>(*this, sub.container, container_kind::durable);
@@ -95,7 +111,9 @@ void broker::recover() {
       auto sel = selector::parse(sub.selector);
       if (sel) c->filter = std::move(sel.value());
     }
-    topic_subscriptions_[sub.topic].push_back(c.get());
+    auto& t = topic(sub.topic);
+    t.subscriptions.push_back(c.get());
+    c->count_dequeues_into(&t.dequeued);
     containers_[sub.container] = std::move(c);
   }
   // A message referenced by several containers (durable subscriptions of one topic) is one
@@ -129,6 +147,7 @@ void broker::recover() {
   }
   // New messages sort after every recovered one within a priority.
   next_order_ = max_seq + 1;
+  for (auto& [name, c] : containers_) c->traffic().restart_at(c->enqueued(), c->dequeued());
   log::info("broker", "recovered {} pending messages in {} containers, {} durable subscriptions ({:.0f} ms)",
             pending, state.containers.size(), state.durable_subscriptions.size(), state.recovery_ms);
 }
@@ -226,7 +245,13 @@ void broker::enqueue_new(container& c, const message_ptr& msg) {
   c.dispatch();
 }
 
-void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done) {
+void broker::accept_into_queue(container& c, const message_ptr& msg, std::uint64_t connection) {
+  c.traffic().note_producer(connection, now_s_);
+  enqueue_new(c, msg);
+}
+
+void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done,
+                  std::uint64_t connection) {
   if (!msg->persistent && resident_message_bytes() > static_cast<std::int64_t>(cfg_.limits.max_memory_bytes)) {
     // Non-persistent messages cannot be paged out to the journal.
     if (done)
@@ -240,11 +265,11 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   ++stats_.messages_in;
   const std::string& dest = msg->destination;
   if (starts_with(dest, topic_prefix)) {
-    route_to_topic(outgoing{msg, producer_id, producer_seq}, std::move(done));
+    route_to_topic(outgoing{msg, producer_id, producer_seq, connection}, std::move(done));
     return;
   }
   if (!msg->persistent) {
-    enqueue_new(queue_container(dest), msg);
+    accept_into_queue(queue_container(dest), msg, connection);
     if (done) done({});
     return;
   }
@@ -254,13 +279,13 @@ void broker::send(message_ptr msg, const std::string& producer_id, std::uint64_t
   }
   auto b = std::make_shared<storage::batch>();
   b->add_message(record_of(*msg, {dest}, producer_id, producer_seq));
-  write_durably(b, [this, msg, b, done](const tandem::error& e) {
+  write_durably(b, [this, msg, b, done, connection](const tandem::error& e) {
     if (e) {
       if (done) done(e);
       return;
     }
     msg->stored = b->ops().front().message.seq;
-    enqueue_new(queue_container(msg->destination), msg);
+    accept_into_queue(queue_container(msg->destination), msg, connection);
     if (done) done({});
   });
 }
@@ -274,10 +299,13 @@ void broker::acknowledge_duplicate(const outgoing& o, done_fn done) {
 }
 
 std::vector<container*> broker::topic_targets(const message& m) {
+  auto it = topics_.find(m.destination);
+  return it == topics_.end() ? std::vector<container*>{} : topic_targets(m, it->second);
+}
+
+std::vector<container*> broker::topic_targets(const message& m, const topic_state& t) {
   std::vector<container*> targets;
-  auto it = topic_subscriptions_.find(m.destination);
-  if (it == topic_subscriptions_.end()) return targets;
-  for (container* c : it->second) {
+  for (container* c : t.subscriptions) {
     if (c->filter && !c->filter->matches([&](std::string_view n) { return message_property(m, n); })) continue;
     targets.push_back(c);
   }
@@ -286,7 +314,10 @@ std::vector<container*> broker::topic_targets(const message& m) {
 
 void broker::route_to_topic(const outgoing& o, done_fn done) {
   const message_ptr& msg = o.msg;
-  std::vector<container*> targets = topic_targets(*msg);
+  topic_state& t = topic(msg->destination);
+  ++t.enqueued;
+  t.traffic.note_producer(o.connection, now_s_);
+  std::vector<container*> targets = topic_targets(*msg, t);
   std::vector<std::string> durable;
   for (container* c : targets)
     if (c->kind() == container_kind::durable) durable.push_back(c->name());

@@ -22,7 +22,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/admin_views.h"
 #include "broker/config.h"
+#include "broker/connection_registry.h"
 #include "broker/container.h"
 #include "broker/message.h"
 #include "broker/subscription.h"
@@ -38,6 +40,7 @@ struct outgoing {
   message_ptr msg;
   std::string producer_id;  // empty: not deduplicated
   std::uint64_t producer_seq = 0;
+  std::uint64_t connection = 0;  // the sender's connection id (0: none), for producer counts
 };
 
 // Work a client has done inside a transaction, applied at commit, discarded at abort.
@@ -80,7 +83,10 @@ class broker {
   // durable (or with the error that refused it, e.g. the store limit). A message whose
   // (producer_id, producer_seq) was already stored is not stored again; `done` reports
   // success so the client gets its receipt.
-  void send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done);
+  // `connection` is the sender's (connection_registry id; 0 for none), counted as a producer
+  // of the destination.
+  void send(message_ptr msg, const std::string& producer_id, std::uint64_t producer_seq, done_fn done,
+            std::uint64_t connection = 0);
 
   // Attaches `sub` to a destination. Durable topic subscriptions need a client id.
   // `done` runs once a new durable subscription is journaled.
@@ -125,6 +131,32 @@ class broker {
   // rather than an ERROR from a node that can no longer store anything.
   void on_store_failure(std::function<void(const tandem::error&)> f) { on_store_failure_ = std::move(f); }
 
+  // --- administration (broker_admin.cc), for the admin API and the metrics ---
+  // Every open client connection (sessions register themselves).
+  connection_registry& connections() { return connections_; }
+  // Every queue and topic, by name.
+  std::vector<destination_view> destination_views() const;
+  std::optional<destination_view> queue_view(const std::string& queue) const;
+  // A page of a queue's messages, in-flight ones first, then pending ones in delivery order,
+  // without consuming, reordering or marking anything. Messages recovered from the journal and
+  // not read back yet are read for the page without being kept. nullopt for an unknown queue.
+  std::optional<browse_page> browse(const std::string& queue, std::size_t offset, std::size_t limit);
+  // Removes every pending (not in-flight) message of `queue`; `done` runs with how many once
+  // the removals are durable. False (and no call) for an unknown queue.
+  using count_fn = std::function<void(const tandem::error&, std::size_t)>;
+  bool purge(const std::string& queue, count_fn done);
+  // Purges `queue` and its in-flight messages, ends its consumers' subscriptions (their
+  // clients are told `reason`) and forgets it. False for an unknown queue.
+  bool delete_queue(const std::string& queue, const std::string& reason, count_fn done);
+  // Ends every subscription of `topic` (clients told `reason`), deletes its durable
+  // subscriptions and their messages, and forgets it; `done` gets the number of durable
+  // subscriptions deleted. False for an unknown topic.
+  bool delete_topic(const std::string& topic, const std::string& reason, count_fn done);
+  std::vector<durable_view> durable_views() const;
+  enum class durable_removal { removed, unknown, attached };
+  // Deletes an inactive durable subscription and its messages (destroy_durable), saying why not.
+  durable_removal remove_durable(const std::string& client_id, const std::string& name, done_fn done);
+
   container* find_container(const std::string& name);
   const std::map<std::string, std::unique_ptr<container>>& containers() const { return containers_; }
   const broker_stats& stats() const { return stats_; }
@@ -136,11 +168,15 @@ class broker {
   void route_to_topic(const outgoing& o, done_fn done);
   // Subscription containers of a topic that take `m` (selectors applied).
   std::vector<container*> topic_targets(const message& m);
+  struct topic_state;
+  std::vector<container*> topic_targets(const message& m, const topic_state& t);
   // A re-sent duplicate is receipted once everything written before it is durable.
   void acknowledge_duplicate(const outgoing& o, done_fn done);
   static storage::message_record record_of(const message& m, std::vector<std::string> containers,
                                           const std::string& producer_id, std::uint64_t producer_seq);
   void enqueue_new(container& c, const message_ptr& msg);
+  // Counts a send from `connection` to the queue `c` and enqueues it there.
+  void accept_into_queue(container& c, const message_ptr& msg, std::uint64_t connection);
   // Removes a delivery for good (acknowledged, expired, dropped): journal + counters.
   void settle(container& from, const queued& entry, storage::batch& b);
   // A delivery came back unacknowledged: requeue, or dead-letter past the redelivery limit.
@@ -173,8 +209,26 @@ class broker {
   asio::io_context& io_;
   const config& cfg_;
   storage::store& store_;
+  // A topic: its subscriptions' containers and its own counts, which outlive them.
+  struct topic_state {
+    std::vector<container*> subscriptions;
+    std::uint64_t enqueued = 0;  // messages sent to the topic
+    std::uint64_t dequeued = 0;  // acknowledged by its subscriptions (each counts)
+    class traffic traffic;
+  };
+  topic_state& topic(const std::string& name);  // creates it on first use
+  // Ends `c`'s subscriptions (their clients told `reason`); their in-flight messages are
+  // removed into `b`.
+  void end_consumers(container& c, const std::string& reason, storage::batch& b);
+  destination_view view_of(const container& q) const;
+  destination_view view_of(const std::string& name, const topic_state& t) const;
+
   std::map<std::string, std::unique_ptr<container>> containers_;
-  std::unordered_map<std::string, std::vector<container*>> topic_subscriptions_;
+  std::unordered_map<std::string, topic_state> topics_;
+  connection_registry connections_;
+  std::uint64_t housekeeping_ticks_ = 0;
+  std::int64_t now_s_ = 0;            // coarse clock (steady seconds), advanced by housekeeping
+  std::int64_t recovered_at_ms_ = 0;  // wall clock of recover(): the age floor of unread messages
   std::uint64_t next_order_ = 1;
   std::uint64_t next_ack_id_ = 1;
   std::uint64_t next_local_id_ = 1;

@@ -35,7 +35,9 @@ tandem::error broker::subscribe(subscription& sub, const std::string& destinatio
     c->filter = sub.filter();  // the topic routes only matching messages to it
     container* raw = c.get();
     containers_[name] = std::move(c);
-    topic_subscriptions_[destination].push_back(raw);
+    auto& t = topic(destination);
+    t.subscriptions.push_back(raw);
+    raw->count_dequeues_into(&t.dequeued);
     raw->add_consumer(&sub);
     if (done) done({});
     return {};
@@ -67,7 +69,9 @@ tandem::error broker::subscribe(subscription& sub, const std::string& destinatio
     c->client_id = client_id;
     c->filter = sub.filter();
     containers_[name] = std::move(owned);
-    topic_subscriptions_[destination].push_back(c);
+    auto& t = topic(destination);
+    t.subscriptions.push_back(c);
+    c->count_dequeues_into(&t.dequeued);
     b.add_subscription(storage::durable_subscription{name, client_id, durable_name, destination, selector_text});
   }
   c->active = true;
@@ -117,9 +121,8 @@ bool broker::destroy_durable(const std::string& client_id, const std::string& na
 }
 
 void broker::destroy_container(container& c) {
-  auto& subs = topic_subscriptions_[c.topic];
-  std::erase(subs, &c);
-  if (subs.empty()) topic_subscriptions_.erase(c.topic);
+  // The topic itself stays (with its counts) until an administrator deletes it.
+  if (auto it = topics_.find(c.topic); it != topics_.end()) std::erase(it->second.subscriptions, &c);
   containers_.erase(c.name());
 }
 
@@ -299,9 +302,17 @@ void broker::commit(transaction& tx, done_fn done) {
       if (p.journaled) p.o.msg->stored = seqs[add++];
       p.o.msg->account();
       ++stats_.messages_in;
+      if (is_topic(p.o.msg->destination)) {
+        topic_state& t = topic(p.o.msg->destination);
+        ++t.enqueued;
+        t.traffic.note_producer(p.o.connection, now_s_);
+      }
       for (auto& name : p.targets) {
-        container* c = is_queue(name) ? &queue_container(name) : find_container(name);
-        if (c) enqueue_new(*c, p.o.msg);
+        if (is_queue(name)) {
+          accept_into_queue(queue_container(name), p.o.msg, p.o.connection);
+        } else if (container* c = find_container(name)) {
+          enqueue_new(*c, p.o.msg);
+        }
       }
     }
   };

@@ -1,6 +1,7 @@
 #include "broker/config.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,7 +16,9 @@
 #include <sstream>
 #include <vector>
 
+#include "broker/config_fields.h"
 #include "broker/config_parse_util.h"
+#include "broker/config_security.h"
 #include "storage/lease_options.h"
 
 // The schema lives in parse_document() below, one line per key with its range; README.md's
@@ -31,213 +34,24 @@ std::string endpoint::to_string() const {
 
 namespace {
 
-using config_util::format_size;
-using config_util::quote;
-using config_util::value_error;
+using namespace config_detail;
 
-constexpr std::uint64_t KiB = 1ull << 10;
-constexpr std::uint64_t MiB = 1ull << 20;
-constexpr std::uint64_t GiB = 1ull << 30;
-constexpr std::uint64_t no_max = std::numeric_limits<std::uint64_t>::max();
-constexpr std::string_view size_example = "a size such as 64MiB or 1048576";
-
-// yaml-cpp counts lines from 0; people count from 1. 0 here means "no line known".
-int line_of(const YAML::Node& n) { return n.Mark().is_null() ? 0 : n.Mark().line + 1; }
-
-std::string describe(const YAML::Node& n) {
-  if (n.IsNull()) return "nothing";
-  if (n.IsMap()) return "a map";
-  if (n.IsSequence()) return "a list";
-  return quote(n.Scalar());
-}
-
-// Builds the "FILE:LINE: KEY: reason" messages and remembers where each key was given,
-// for the checks that run after the walk (required keys, rules across two keys).
-class reader {
- public:
-  explicit reader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(int line, std::string_view key, std::string_view why) const {
-    std::string where = line > 0 ? fmt::format("{}:{}", file_, line) : file_;
-    if (key.empty()) throw config_error(fmt::format("{}: {}", where, why));
-    throw config_error(fmt::format("{}: {}: {}", where, key, why));
-  }
-  void note(const std::string& key, int line) { lines_[key] = line; }
-  bool given(const std::string& key) const { return lines_.count(key) != 0; }
-  int line(const std::string& key) const {
-    auto it = lines_.find(key);
-    return it == lines_.end() ? 0 : it->second;
-  }
-
- private:
-  std::string file_;
-  std::map<std::string, int> lines_;
-};
-
-// One "key: value" of the file being read.
-struct entry {
-  const reader& r;
-  std::string key;  // dotted: "storage.segment_bytes"
-  int line;         // of the key; a null value has no useful mark of its own
-  YAML::Node value;
-
-  [[noreturn]] void fail(std::string_view why) const { r.fail(line, key, why); }
-  std::string scalar(std::string_view expected) const {
-    if (!value.IsScalar()) fail(fmt::format("expected {}, got {}", expected, describe(value)));
-    return value.Scalar();
-  }
-};
-
-struct field {
-  std::string_view name;
-  std::function<void(const entry&)> parse;
-};
-using fields = std::vector<field>;
-
-std::string names_of(const fields& fs) {
-  std::string out;
-  for (const auto& f : fs) out += (out.empty() ? "" : ", ") + std::string(f.name);
-  return out;
-}
-
-// A null map (a section header with every key commented out) counts as empty.
-void walk_map(reader& r, const YAML::Node& map, const std::string& prefix, int line,
-              const fields& fs) {
-  if (map.IsNull()) return;
-  if (!map.IsMap()) {
-    r.fail(line, prefix, fmt::format("expected a map with keys ({}), got {}", names_of(fs), describe(map)));
-  }
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    int key_line = line_of(it->first);
-    if (!it->first.IsScalar()) r.fail(key_line, prefix, "keys must be plain names");
-    std::string name = it->first.Scalar();
-    std::string key = prefix.empty() ? name : prefix + "." + name;
-    auto f = std::find_if(fs.begin(), fs.end(), [&](const field& x) { return x.name == name; });
-    if (f == fs.end()) r.fail(key_line, key, fmt::format("unknown key (expected one of: {})", names_of(fs)));
-    if (r.given(key)) r.fail(key_line, key, fmt::format("duplicate key (first given on line {})", r.line(key)));
-    r.note(key, key_line);
-    f->parse(entry{r, key, key_line, it->second});
-  }
-}
-
-field section(reader& r, std::string_view name, fields fs) {
-  return {name, [&r, fs = std::move(fs)](const entry& e) { walk_map(r, e.value, e.key, e.line, fs); }};
-}
-
-std::string range_text(std::uint64_t min, std::uint64_t max, bool zero_ok, bool sizes) {
-  auto show = [&](std::uint64_t v) { return sizes ? format_size(v) : std::to_string(v); };
-  std::string range = max == no_max ? fmt::format("at least {}", show(min))
-                                    : fmt::format("between {} and {}", show(min), show(max));
-  return zero_ok ? fmt::format("0 or {}", range) : range;
-}
-
-// Sizes (keys ending in _bytes) and plain counts share the range check; zero_ok admits 0
-// as the documented "off" / "unlimited" value below `min`.
-template <typename T>
-field number_field(std::string_view name, T& out, std::uint64_t min, std::uint64_t max,
-                   bool zero_ok = false) {
-  bool sizes = name.ends_with("_bytes");
-  bool millis = name.ends_with("_ms");
-  max = std::min<std::uint64_t>(max, std::numeric_limits<T>::max());
-  return {name, [&out, min, max, zero_ok, sizes, millis](const entry& e) {
-            std::string_view what = sizes ? size_example
-                                    : millis ? "a whole number of milliseconds such as 10000"
-                                             : "a whole number";
-            std::string text = e.scalar(what);
-            std::uint64_t v = 0;
-            try {
-              v = sizes ? config_util::parse_size(text) : config_util::parse_whole_number(text, what);
-            } catch (const value_error& x) {
-              e.fail(x.what());
-            }
-            if (!(zero_ok && v == 0) && (v < min || v > max)) {
-              e.fail(fmt::format("must be {}, got {}", range_text(min, max, zero_ok, sizes), quote(text)));
-            }
-            out = static_cast<T>(v);
-          }};
-}
-
-field bool_field(std::string_view name, bool& out) {
-  return {name, [&out](const entry& e) {
-            try {
-              out = config_util::parse_bool(e.scalar("true or false"));
-            } catch (const value_error& x) {
-              e.fail(x.what());
-            }
-          }};
-}
-
-field endpoint_field(std::string_view name, endpoint& out) {
-  return {name, [&out](const entry& e) {
-            try {
-              out = config_util::parse_endpoint(e.scalar("HOST:PORT such as 0.0.0.0:61613"));
-            } catch (const value_error& x) {
-              e.fail(x.what());
-            }
-          }};
-}
-
-field choice_field(std::string_view name, std::string& out, std::vector<std::string_view> choices) {
-  return {name, [&out, choices = std::move(choices)](const entry& e) {
-            std::string all;
-            for (auto c : choices) all += (all.empty() ? "" : "|") + std::string(c);
-            std::string text = e.scalar(fmt::format("one of {}", all));
-            if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
-              e.fail(fmt::format("expected one of {}, got {}", all, quote(text)));
-            }
-            out = text;
-          }};
-}
-
-// Names that end up in file names, log lines and destination names: [A-Za-z0-9._-]+.
-bool plain_name(std::string_view s, std::size_t max_len) {
-  if (s.empty() || s.size() > max_len) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
-field text_field(std::string_view name, std::string& out, std::string_view what,
-                 std::function<bool(std::string_view)> valid) {
-  return {name, [&out, what, valid = std::move(valid)](const entry& e) {
-            std::string text = e.scalar(what);
-            if (!valid(text)) e.fail(fmt::format("expected {}, got {}", what, quote(text)));
-            out = text;
-          }};
-}
-
-void check_required(const reader& r, std::initializer_list<std::string_view> keys) {
-  for (std::string_view k : keys) {
-    std::string key(k);
-    if (r.given(key)) continue;
-    // Point at the section when it is there ("node:" without "name:"), else at the file.
-    std::string section = key.substr(0, key.find('.'));
-    r.fail(r.line(section), key, "required key is missing");
-  }
-}
-
-// Blame whichever of the two keys the file gave (the first when both).
-[[noreturn]] void fail_pair(const reader& r, const std::string& a, const std::string& b,
-                            std::string_view why) {
-  const std::string& key = r.given(a) ? a : b;
-  r.fail(r.line(key), key, why);
-}
-
-// A TLS key is only meaningful with the TLS listener, and the listener needs a certificate
-// and its key. The files must be readable now, so `--check-config` catches a wrong path; the
-// node checks their content when it starts (PEM, key matching the certificate).
+// A TLS key is only meaningful with a TLS listener (STOMP or HTTPS), and those need a
+// certificate and its key. The files must be readable now, so `--check-config` catches a wrong
+// path; the node checks their content when it starts (PEM, key matching the certificate).
 void check_tls(const reader& r, const config& c) {
-  const bool listener = c.listeners.stomp_ssl.port != 0;
+  const bool stomp_ssl = c.listeners.stomp_ssl.port != 0;
+  const bool https = c.listeners.https.port != 0;
   for (const char* key : {"tls.cert_file", "tls.key_file", "tls.ca_file", "tls.handshake_timeout_ms"}) {
-    if (!listener && r.given(key)) {
-      r.fail(r.line(key), key, "is set but listeners.stomp_ssl is not: no listener would use it");
+    if (!stomp_ssl && !https && r.given(key)) {
+      r.fail(r.line(key), key, "is set but neither listeners.stomp_ssl nor listeners.https is: no listener would use it");
     }
   }
-  if (!listener) return;
+  if (!stomp_ssl && !https) return;
+  const char* listener = stomp_ssl ? "listeners.stomp_ssl" : "listeners.https";
   for (const char* key : {"tls.cert_file", "tls.key_file"}) {
     if (!r.given(key)) {
-      r.fail(r.line("listeners.stomp_ssl"), key, "required key is missing (listeners.stomp_ssl serves TLS)");
+      r.fail(r.line(listener), key, fmt::format("required key is missing ({} serves TLS)", listener));
     }
   }
   auto readable = [&](const char* key, const std::string& path) {
@@ -252,6 +66,18 @@ void check_tls(const reader& r, const config& c) {
   readable("tls.cert_file", c.tls.cert_file);
   readable("tls.key_file", c.tls.key_file);
   readable("tls.ca_file", c.tls.ca_file);
+}
+
+// http.public_url goes into the lease record, whose fields hold no spaces or '='
+// (storage/LEASE.md), and is shown to people as a link.
+bool console_url(std::string_view s) {
+  if (s.size() > 255) return false;
+  std::string_view rest;
+  if (s.substr(0, 7) == "http://") rest = s.substr(7);
+  else if (s.substr(0, 8) == "https://") rest = s.substr(8);
+  else return false;
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':') return false;
+  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch == '=' || ch == 0x7f; });
 }
 
 void check_across_keys(const reader& r, const config& c) {
@@ -276,6 +102,10 @@ void check_across_keys(const reader& r, const config& c) {
   clash(l.stomp, l.stomp_ssl, "listeners.stomp", "listeners.stomp_ssl");
   clash(l.stomp_ssl, l.http, "listeners.stomp_ssl", "listeners.http");
   clash(l.stomp_ssl, l.ha, "listeners.stomp_ssl", "listeners.ha");
+  clash(l.stomp, l.https, "listeners.stomp", "listeners.https");
+  clash(l.http, l.https, "listeners.http", "listeners.https");
+  clash(l.ha, l.https, "listeners.ha", "listeners.https");
+  clash(l.stomp_ssl, l.https, "listeners.stomp_ssl", "listeners.https");
   check_tls(r, c);
   if (c.storage.max_bytes != 0 && c.storage.max_bytes < c.storage.segment_bytes) {
     fail_pair(r, "storage.max_bytes", "storage.segment_bytes",
@@ -317,12 +147,18 @@ config parse_document(const YAML::Node& root, const std::string& name) {
                number_field("checkpoint_every_bytes", c.storage.checkpoint_every_bytes, 1 * MiB, no_max)}),
       section(r, "listeners",
               {endpoint_field("stomp", c.listeners.stomp), endpoint_field("http", c.listeners.http),
-               endpoint_field("ha", c.listeners.ha), endpoint_field("stomp_ssl", c.listeners.stomp_ssl)}),
+               endpoint_field("ha", c.listeners.ha), endpoint_field("stomp_ssl", c.listeners.stomp_ssl),
+               endpoint_field("https", c.listeners.https)}),
       section(r, "tls",
               {text_field("cert_file", c.tls.cert_file, "a PEM file path", not_empty),
                text_field("key_file", c.tls.key_file, "a PEM file path", not_empty),
                text_field("ca_file", c.tls.ca_file, "a PEM file path", not_empty),
                number_field("handshake_timeout_ms", c.tls.handshake_timeout_ms, 100, 600000)}),
+      section(r, "http",
+              {text_field("public_url", c.http.public_url,
+                          "an http:// or https:// URL of at most 255 characters without spaces or '=' "
+                          "(it is published in the lease record)",
+                          console_url)}),
       section(r, "ha",
               {number_field("lease_ttl_ms", c.ha.lease_ttl_ms, 300, 600000),
                number_field("renew_interval_ms", c.ha.renew_interval_ms, 10, 200000),
@@ -349,6 +185,7 @@ config parse_document(const YAML::Node& root, const std::string& name) {
                bool_field("expired_to_dlq", c.delivery.expired_to_dlq)}),
       section(r, "log",
               {choice_field("level", c.log.level, {"trace", "debug", "info", "warn", "error", "off"})}),
+      security_section(r, c),
   };
 
   if (root.IsNull()) {
@@ -365,6 +202,7 @@ config parse_document(const YAML::Node& root, const std::string& name) {
                                   : "required key is missing (or give storage.url for an NFS server)");
   }
   check_across_keys(r, c);
+  check_security(r, c);
   c.delivery.dead_letter = dead_letter == "shared" ? dlq_strategy::shared : dlq_strategy::individual;
   return c;
 }
@@ -381,6 +219,25 @@ std::string tab_hint(const std::string& text, int zero_based_line) {
 }
 
 }  // namespace
+
+std::string public_console_url(const config& c) {
+  if (!c.http.public_url.empty()) return c.http.public_url;
+  const bool plain = c.listeners.http.port != 0;
+  const endpoint& where = plain ? c.listeners.http : c.listeners.https;
+  if (where.port == 0) return {};
+  endpoint shown = where;
+  if (shown.host == "0.0.0.0" || shown.host == "::") {
+    // Listening everywhere says nothing about how the peer reaches this node: the HA listener
+    // is the address the peer already uses, else the host name is the best guess.
+    if (c.listeners.ha.port && c.listeners.ha.host != "0.0.0.0" && c.listeners.ha.host != "::") {
+      shown.host = c.listeners.ha.host;
+    } else {
+      char name[256] = {};
+      shown.host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+    }
+  }
+  return fmt::format("{}://{}/", plain ? "http" : "https", shown.to_string());
+}
 
 config parse_config(const std::string& yaml_text, const std::string& name) {
   YAML::Node root;

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "auth/user_directory.h"
 
 namespace tandem::broker {
 
@@ -40,17 +43,27 @@ struct config {
     endpoint http;   // health, readiness, status and (later) the console; port 0 = off
     endpoint ha;     // the peer link a standby uses to notice a crashed active; port 0 = off
     endpoint stomp_ssl;  // STOMP over TLS (needs tls.cert_file and tls.key_file); port 0 = off
+    endpoint https;      // the HTTP API and console over TLS (tls.cert_file, tls.key_file); port 0 = off
   } listeners;
 
-  // For listeners.stomp_ssl; every tls key is refused when that listener is off. The files are
-  // checked to be readable when the configuration is loaded; that they are PEM and the key
-  // matches the certificate is checked when the node starts (broker/tls_context.h).
+  // For listeners.stomp_ssl and listeners.https; every tls key is refused when both are off.
+  // The files are checked to be readable when the configuration is loaded; that they are PEM
+  // and the key matches the certificate is checked when the node starts (broker/tls_context.h).
   struct tls_t {
     std::string cert_file;  // PEM: the server certificate, then any intermediates
     std::string key_file;   // PEM: its private key, unencrypted
-    std::string ca_file;    // PEM CA bundle; when set, clients MUST present a certificate it signed
+    // PEM CA bundle; when set, STOMP-over-TLS clients MUST present a certificate it signed
+    // (HTTPS does not ask for one: the console authenticates its users by password).
+    std::string ca_file;
     std::uint32_t handshake_timeout_ms = 10000;  // a client that does not finish the handshake is dropped
   } tls;
+
+  struct http_t {
+    // What this node publishes as its console's address (in its status and its lease record,
+    // so the peer's console can link to it). Empty: derived from the listeners
+    // (public_console_url()).
+    std::string public_url;
+  } http;
 
   struct ha_t {
     std::uint32_t lease_ttl_ms = 3000;      // a silent holder is taken over after this
@@ -89,11 +102,25 @@ struct config {
   struct log_t {
     std::string level = "info";
   } log;
+
+  // Users for HTTP (always, once any is listed) and STOMP CONNECT (when `enabled`); see
+  // broker/ADMIN_API.md. Password hashes are validated when the file is loaded.
+  struct security_t {
+    bool enabled = false;         // STOMP CONNECT needs the login and passcode of a user
+    bool metrics_public = false;  // /metrics without credentials even when users exist
+    std::vector<auth::user> users;
+  } security;
 };
 
 struct config_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The console address this node publishes: http.public_url, else http://HOST:PORT/ of
+// listeners.http (or https://... of listeners.https when only that is on), where a wildcard
+// host (0.0.0.0, ::) is replaced by the host of listeners.ha, else by this machine's host
+// name. Empty when neither HTTP listener is on.
+std::string public_console_url(const config& c);
 
 // Loads and validates; throws config_error("FILE:LINE: KEY: reason").
 config load_config(const std::string& path);

@@ -39,6 +39,25 @@ std::vector<queued> container::remove_if(const std::function<bool(const queued&)
   return removed;
 }
 
+std::int64_t container::oldest_timestamp_ms(std::int64_t unknown_ms) const {
+  // The head of each lane is its oldest entry (requeued entries keep their original place).
+  std::int64_t oldest = 0;
+  for (const auto& lane : lanes_) {
+    if (lane.empty()) continue;
+    const message& m = *lane.begin()->second.msg;
+    std::int64_t t = m.timestamp_ms ? m.timestamp_ms : unknown_ms;
+    if (oldest == 0 || t < oldest) oldest = t;
+  }
+  return oldest;
+}
+
+std::size_t container::inflight() const {
+  std::size_t n = 0;
+  for (const subscription* s : consumers_)
+    for (const auto& d : s->unacked()) n += d.source == this;
+  return n;
+}
+
 void container::add_consumer(subscription* s) {
   consumers_.push_back(s);
   s->attach(this);

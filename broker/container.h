@@ -16,6 +16,7 @@
 
 #include "broker/message.h"
 #include "broker/subscription.h"
+#include "broker/traffic.h"
 
 namespace tandem::broker {
 
@@ -55,7 +56,31 @@ class container {
   bool has_expiring() const { return expiring_ > 0 && !dead_letter_; }
   std::uint64_t enqueued() const { return enqueued_; }
   std::uint64_t dequeued() const { return dequeued_; }
-  void count_dequeue() { ++dequeued_; }
+  void count_dequeue() {
+    ++dequeued_;
+    if (destination_dequeued_) ++*destination_dequeued_;
+  }
+  // A topic subscription's container also counts its dequeues into its topic's counter
+  // (which outlives the subscription).
+  void count_dequeues_into(std::uint64_t* topic_counter) { destination_dequeued_ = topic_counter; }
+  // A queue's producers and rates (unused for topic subscriptions: their topic has its own).
+  class traffic& traffic() { return traffic_; }
+  const class traffic& traffic() const { return traffic_; }
+
+  // Calls `f(const queued&)` for every pending entry in delivery order (priority 9 first,
+  // FIFO within a priority) until it returns false. Changes nothing.
+  template <typename F>
+  void for_each_pending(F&& f) const {
+    for (int p = 9; p >= 0; --p)
+      for (const auto& [order, q] : lanes_[p])
+        if (!f(q)) return;
+  }
+  // The timestamp of the oldest pending message, or 0 when none is pending. A recovered
+  // message whose headers were not read back yet has no timestamp in memory: it counts as
+  // `unknown_ms` (when the node recovered it: a lower bound of its age).
+  std::int64_t oldest_timestamp_ms(std::int64_t unknown_ms) const;
+  // Deliveries from this container not yet acknowledged by its consumers.
+  std::size_t inflight() const;
 
   // Topic subscription containers remember their topic and selector (durable ones too).
   std::string topic;
@@ -78,6 +103,8 @@ class container {
   std::size_t expiring_ = 0;  // pending entries with an expiry time
   std::uint64_t enqueued_ = 0;
   std::uint64_t dequeued_ = 0;
+  std::uint64_t* destination_dequeued_ = nullptr;
+  class traffic traffic_;
   bool dead_letter_ = false;
   bool dispatching_ = false;
   bool dispatch_again_ = false;

@@ -5,7 +5,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "broker/admin_api.h"
+#include "broker/http_console.h"
+#include "broker/metrics_page.h"
 #include "broker/node.h"
+#include "broker/tls_context.h"
 #include "common/log.h"
 
 namespace tandem::broker {
@@ -13,100 +17,121 @@ namespace {
 
 using json = nlohmann::json;
 
-void reply_json(httplib::Response& res, int code, const json& body) {
-  res.status = code;
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
+// Threads per listener: requests that wait for the event loop (at most 5 s) must not keep
+// health probes and the status from being answered. cpp-httplib also holds a thread for each
+// idle keep-alive connection until it times out, and a browser opens up to 6 connections to a
+// host at once (loading the console's modules): with fewer threads than that, a page load
+// stalled for the whole keep-alive timeout. Hence more threads and a short keep-alive.
+constexpr std::size_t threads_per_listener = 16;
+constexpr time_t keep_alive_timeout_s = 1;
 
 }  // namespace
 
-std::string status_json(const node_status& s) {
-  json j{
-      {"node", s.name},
-      {"role", std::string(to_string(s.current))},
-      {"epoch", s.epoch},
-      {"role_since_ms", s.role_since_ms},
-      {"reason", s.reason},
-      {"started_ms", s.started_ms},
-      {"version", "0.1.0"},
-      {"stomp", s.current == role::active ? json(s.stomp_endpoint) : json(nullptr)},
-      {"stomp_ssl", s.current == role::active && !s.stomp_ssl_endpoint.empty() ? json(s.stomp_ssl_endpoint) : json(nullptr)},
-      {"connections", s.connections},
-      {"lease",
-       {{"epoch", s.lease.newest_epoch.value()},
-        {"holder", s.lease.holder},
-        {"holder_ha_address", s.lease.ha_address},
-        {"heartbeat", s.lease.counter},
-        {"heartbeat_age_ms", s.lease.since_change.count()},
-        {"released", s.lease.released},
-        {"last_error", s.lease.last_error}}},
-  };
-  if (s.current == role::active) {
-    j["store"] = {{"segments", s.store.segments},
-                  {"bytes_on_disk", s.store.bytes_on_disk},
-                  {"live_messages", s.store.live_messages},
-                  {"fsyncs", s.store.fsyncs},
-                  {"bytes_written", s.store.bytes_written}};
-    j["recovery_ms"] = s.last_recovery_ms;
-  }
-  return j.dump(2) + "\n";
+void reply_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  // Header values and bodies come from clients and need not be UTF-8: replace, never throw.
+  res.set_content(body.dump(2, ' ', false, json::error_handler_t::replace) + "\n", "application/json; charset=utf-8");
 }
 
-http_server::http_server(node& n, endpoint where)
-    : node_(n), where_(std::move(where)), server_(std::make_unique<httplib::Server>()) {}
+void reply_error(httplib::Response& res, int status, const std::string& why) { reply_json(res, status, {{"error", why}}); }
+
+http_server::http_server(node& n) : node_(n), auth_(n.users(), n.security(), n.cfg().node.name), api_(std::make_unique<admin_api>(n, auth_)) {
+  const config& cfg = n.cfg();
+  if (cfg.listeners.http.port) listeners_.push_back(std::make_unique<listener>(listener{cfg.listeners.http, false, {}, {}}));
+  if (cfg.listeners.https.port) listeners_.push_back(std::make_unique<listener>(listener{cfg.listeners.https, true, {}, {}}));
+}
 
 http_server::~http_server() { stop(); }
 
-void http_server::routes() {
-  auto& srv = *server_;
+void http_server::routes(httplib::Server& srv) {
   srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   srv.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     auto s = node_.status();
     res.status = s.current == role::active ? 200 : 503;
     res.set_content(std::string(to_string(s.current)) + "\n", "text/plain");
   });
-  srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(status_json(node_.status()), "application/json");
-  });
-  srv.Post("/api/v1/switchover", [this](const httplib::Request&, httplib::Response& res) {
-    auto s = node_.status();
-    if (!node_.request_switchover()) {
-      reply_json(res, 409, {{"error", "node " + s.name + " is " + std::string(to_string(s.current)) +
-                                          ", not active: only the active node can hand over"},
-                            {"holder", s.lease.holder}});
-      return;
-    }
-    reply_json(res, 202, {{"result", "switching over"}, {"node", s.name}, {"epoch", s.epoch}});
-  });
+  api_->add_routes(srv);
+  add_metrics_route(srv, node_, auth_);
+  add_console_routes(srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string why = res.status == 404 ? "no route for " + req.method + " " + req.path
                       : res.status == 400
                           ? "bad request for " + req.method + " " + req.path +
                                 " (a POST needs a Content-Length header; with curl: -d '')"
-                          : "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
-    reply_json(res, res.status, {{"error", why}});
+                      : res.status == 413 ? "the request body is too large"
+                                          : "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
+    reply_error(res, res.status, why);
+  });
+  srv.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log::error("http", "{} {} failed: {}", req.method, req.path, what);
+    reply_error(res, 500, "internal error: " + what);
   });
 }
 
-tandem::error http_server::start() {
-  routes();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  if (!server_->bind_to_port(where_.host.c_str(), where_.port)) {
-    return tandem::error(std::make_error_code(std::errc::address_in_use),
-                         "cannot listen for HTTP on " + where_.to_string());
+tandem::error http_server::open(listener& l) {
+  const config& cfg = node_.cfg();
+  if (l.tls) {
+    tandem::error tls_err;
+    l.server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      tls_err = configure_tls_server(&ctx, cfg.tls, /*verify_clients=*/false);
+      return !tls_err;
+    });
+    if (tls_err) return tandem::error(tls_err.code, "cannot serve HTTPS on " + l.where.to_string() + ": " + tls_err.message);
+    if (!l.server->is_valid()) {
+      return tandem::error(std::make_error_code(std::errc::invalid_argument),
+                           "cannot serve HTTPS on " + l.where.to_string() + ": OpenSSL refused the TLS context");
+    }
+  } else {
+    l.server = std::make_unique<httplib::Server>();
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  auto& srv = *l.server;
+  routes(srv);
+  srv.new_task_queue = [] { return new httplib::ThreadPool(threads_per_listener); };
+  srv.set_read_timeout(std::chrono::seconds(5));
+  srv.set_keep_alive_timeout(keep_alive_timeout_s);
+  srv.set_write_timeout(std::chrono::seconds(5));
+  // A test message's body may be as large as a STOMP frame; nothing else comes close.
+  srv.set_payload_max_length(cfg.limits.max_frame_bytes + (64 << 10));
+  if (!srv.bind_to_port(l.where.host.c_str(), l.where.port)) {
+    return tandem::error(std::make_error_code(std::errc::address_in_use),
+                         fmt::format("cannot listen for {} on {}", l.tls ? "HTTPS" : "HTTP", l.where.to_string()));
+  }
+  l.thread = std::thread([&srv] { srv.listen_after_bind(); });
   // Wait until the accept loop runs: a stop() that comes earlier is lost (cpp-httplib 0.11),
   // and joining the thread would then hang, e.g. when the node fails to start right after.
-  for (int i = 0; i < 2000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  log::info("http", "listening on {}", where_.to_string());
+  for (int i = 0; i < 2000 && !srv.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  log::info("http", "listening for {} on {}", l.tls ? "HTTPS" : "HTTP", l.where.to_string());
+  return {};
+}
+
+tandem::error http_server::start() {
+  if (auth_.open()) {
+    log::warn("http", "security.users is empty: the admin API is open to anyone who can reach {} (every request acts "
+                      "as admin)",
+              node_.cfg().listeners.http.port ? node_.cfg().listeners.http.to_string() : node_.cfg().listeners.https.to_string());
+  }
+  for (auto& l : listeners_) {
+    if (auto err = open(*l)) {
+      stop();
+      return err;
+    }
+  }
   return {};
 }
 
 void http_server::stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  for (auto& l : listeners_) {
+    if (l->server) l->server->stop();
+    if (l->thread.joinable()) l->thread.join();
+  }
 }
 
 }  // namespace tandem::broker

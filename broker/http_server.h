@@ -1,49 +1,71 @@
 #pragma once
-// The node's HTTP listener (listeners.http): health, readiness and status for probes, load
-// balancers and operators. Runs on its own thread (cpp-httplib), so a slow HTTP client never
-// stalls message traffic; it reads the node's state through node::status().
+// The node's HTTP listeners: listeners.http, and listeners.https with the tls.* certificate.
+// Both serve the same routes in every role (broker/ADMIN_API.md):
 //
-//   GET  /healthz              200 while the process runs
-//   GET  /readyz               200 only when this node is active, else 503 (role in the body)
-//   GET  /api/v1/status        JSON: node, role, epoch, lease holder, heartbeat age, store
-//   POST /api/v1/switchover    the active hands over to the standby (409 when not active)
+//   GET  /healthz, /readyz          probes (no authentication)
+//   /api/v1/...                     the admin API (admin_api.h)
+//   GET  /metrics                   Prometheus text format (metrics_page.h)
+//   /                               the console's static files (http_console.cc, when present)
+//
+// Each listener runs on threads of its own (cpp-httplib: an accept thread and a small pool),
+// so a slow HTTP client never stalls message traffic. Handlers never touch the broker core:
+// they read node::status() and post everything else to the event loop (node::run_on_loop).
+//
+// Errors are JSON: {"error": "..."} with the status, including 404 for an unknown route and
+// 500 for a handler that threw.
 
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "broker/config.h"
+#include "broker/http_auth.h"
 #include "common/result.h"
 
 namespace httplib {
 class Server;
-}
+struct Response;
+}  // namespace httplib
 
 namespace tandem::broker {
 
 class node;
+class admin_api;
 
 class http_server {
  public:
-  http_server(node& n, endpoint where);
+  explicit http_server(node& n);
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
-  // Binds (an error names the address) and starts serving on a thread of its own.
+  // Binds every configured listener and starts serving. An error names the address, or the
+  // certificate file that could not be used (then with std::errc::invalid_argument).
   tandem::error start();
   void stop();
 
  private:
-  void routes();
+  struct listener {
+    endpoint where;
+    bool tls = false;
+    std::unique_ptr<httplib::Server> server;
+    std::thread thread;
+  };
+  tandem::error open(listener& l);
+  void routes(httplib::Server& srv);
 
   node& node_;
-  endpoint where_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  http_auth auth_;
+  std::unique_ptr<admin_api> api_;
+  std::vector<std::unique_ptr<listener>> listeners_;
 };
 
-// The status as JSON text (also used by tests and tools).
-std::string status_json(const struct node_status& s);
+// Writes `body` as the JSON response (pretty-printed; invalid UTF-8 from clients replaced).
+void reply_json(httplib::Response& res, int status, const nlohmann::json& body);
+// {"error": why} with `status`.
+void reply_error(httplib::Response& res, int status, const std::string& why);
 
 }  // namespace tandem::broker

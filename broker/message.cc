@@ -24,6 +24,16 @@ void message::unload() {
   set_accounted(0);
 }
 
+bool broker_owned_header(std::string_view key) {
+  static constexpr std::string_view owned[] = {
+      "destination", "receipt", "transaction", "content-length", "persistent", "priority",
+      "expires", "message-id", "timestamp", "redelivered", "subscription", "ack",
+      "original-destination"};
+  for (auto k : owned)
+    if (k == key) return true;
+  return false;
+}
+
 std::int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

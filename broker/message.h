@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/store.h"
@@ -64,5 +65,9 @@ struct queued {
 };
 
 std::int64_t now_ms();  // wall clock, ms since the Unix epoch
+
+// Headers the broker sets itself on delivered messages (MESSAGE frames); a sender's values
+// for them are not kept as application headers.
+bool broker_owned_header(std::string_view key);
 
 }  // namespace tandem::broker

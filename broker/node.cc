@@ -23,6 +23,7 @@ storage::lease_options lease_options_from(const config& cfg) {
   o.safety_margin = std::chrono::milliseconds(cfg.ha.safety_margin_ms);
   o.poll_interval = std::chrono::milliseconds(cfg.ha.poll_interval_ms);
   o.fast_takeover = cfg.ha.fast_takeover;
+  o.console_url = public_console_url(cfg);
   return o;
 }
 
@@ -40,12 +41,19 @@ std::string_view to_string(role r) {
 }
 
 node::node(const config& cfg, storage::file_system& fs)
-    : cfg_(cfg), fs_(fs), signals_(io_, SIGINT, SIGTERM), status_timer_(io_) {
+    : cfg_(cfg),
+      fs_(fs),
+      signals_(io_, SIGINT, SIGTERM),
+      status_timer_(io_),
+      users_(cfg.security.users),
+      stomp_security_(cfg.security.enabled, users_, security_stats_) {
   status_.name = cfg.node.name;
   status_.started_ms = now_ms();
   status_.role_since_ms = status_.started_ms;
   status_.stomp_endpoint = cfg.listeners.stomp.to_string();
   if (cfg.listeners.stomp_ssl.port) status_.stomp_ssl_endpoint = cfg.listeners.stomp_ssl.to_string();
+  status_.console = public_console_url(cfg);
+  status_.store_limit_bytes = cfg.storage.max_bytes;
 }
 
 node::~node() = default;
@@ -103,11 +111,12 @@ int node::run() {
   lease_ = std::move(lease.value());
   // The HTTP status and the HA listener serve in every role, so probes and the peer can tell
   // what this node is doing even while it stands by.
-  if (cfg_.listeners.http.port) {
-    http_ = std::make_unique<http_server>(*this, cfg_.listeners.http);
+  if (cfg_.listeners.http.port || cfg_.listeners.https.port) {
+    http_ = std::make_unique<http_server>(*this);
     if (auto err = http_->start()) {
       log::error("node", "{}", err.message);
-      return 1;
+      // A certificate that cannot be used stops the node like one for STOMP over TLS does.
+      return err.code == std::errc::invalid_argument ? 2 : 1;
     }
   }
   ha_ = std::make_unique<ha_link>(io_);
@@ -117,6 +126,12 @@ int node::run() {
       return 1;
     }
     ha_listening_ = true;
+  }
+  if (cfg_.security.enabled) {
+    log::info("node", "STOMP security on: CONNECT needs the login and passcode of one of {} users",
+              users_.users().size());
+  } else if (!users_.empty()) {
+    log::info("node", "STOMP security off (security.enabled is false): STOMP logins are not checked");
   }
   set_role(role::standby, 0, "started; contending for the lease");
 
@@ -167,6 +182,11 @@ void node::refresh_status() {
     lease_->holder_presumed_dead(observed.newest_epoch);
   }
 
+  if (!lease_->holding() && observed.seen && observed.newest_epoch.value() > 0 && !observed.holder.empty() &&
+      observed.holder != cfg_.node.name) {
+    peer_held_lease_ = true;
+  }
+
   std::lock_guard lock(status_mu_);
   status_.lease = observed;
   status_.connections = stomp_ ? stomp_->connections() : 0;
@@ -189,6 +209,7 @@ void node::activate(storage::epoch_t epoch) {
   opts.checkpoint_every_bytes = cfg_.storage.checkpoint_every_bytes;
   // The writer refuses to write once this process cannot prove it still holds the lease.
   opts.may_write = [l = lease_.get()] { return l->valid_now(); };
+  opts.metrics = journal_metrics_;
   auto store = storage::store::open(fs_, opts);
   if (!store) {
     log::error("node", "cannot open the journal: {}", store.err().describe());
@@ -202,7 +223,7 @@ void node::activate(storage::epoch_t epoch) {
   core_->on_store_failure([this](const tandem::error& e) { on_store_failure("the journal failed: " + e.describe()); });
   core_->recover();
   core_->start();
-  stomp_ = std::make_unique<stomp_server>(io_, *core_);
+  stomp_ = std::make_unique<stomp_server>(io_, *core_, stomp_security_);
   auto err = stomp_->listen(cfg_.listeners.stomp);
   if (!err && tls_) {
     err = stomp_->listen_tls(cfg_.listeners.stomp_ssl, *tls_,
@@ -220,7 +241,10 @@ void node::activate(storage::epoch_t epoch) {
   {
     std::lock_guard lock(status_mu_);
     status_.last_recovery_ms = ms;
+    status_.store = store_->stats();  // not a poll interval late
+    if (peer_held_lease_) ++status_.failovers;
   }
+  peer_held_lease_ = false;
   std::string where = cfg_.listeners.stomp.to_string();
   if (tls_) where += " and STOMP over TLS on " + cfg_.listeners.stomp_ssl.to_string();
   set_role(role::active, epoch.value(),
@@ -235,6 +259,11 @@ void node::deactivate(bool graceful) {
   if (store_ && !graceful) store_->abandon();
   if (core_) core_->stop();  // no dispatch while the sessions close below
   if (stomp_) stomp_->stop();
+  if (core_) {
+    retired_.messages_in += core_->stats().messages_in;
+    retired_.messages_out += core_->stats().messages_out;
+    retired_.connections_accepted += core_->connections().accepted();
+  }
   if (store_ && graceful) store_->close();
   // Handlers already queued may still refer to the core; destroy it after they ran. The store
   // outlives the core; an abandoned one is destroyed on the pool, because that joins its
@@ -256,6 +285,10 @@ void node::on_lost(const std::string& reason) {
 
 void node::fence(const std::string& reason) {
   auto epoch = status().epoch;
+  {
+    std::lock_guard lock(status_mu_);
+    if (status_.current == role::active || status_.current == role::activating) ++status_.fencing_events;
+  }
   set_role(role::fenced, epoch, reason);
   deactivate(false);
   if (cfg_.ha.exit_on_fence) {
@@ -264,6 +297,31 @@ void node::fence(const std::string& reason) {
     return;
   }
   set_role(role::standby, epoch, "fenced after: " + reason + "; contending again");
+}
+
+loop_outcome node::run_on_loop(std::function<void(broker* core, loop_done done)> op,
+                              std::chrono::milliseconds timeout) {
+  auto state = std::make_shared<loop_done::state>();
+  state->gate = gate_;
+  {
+    loop_done done(state);
+    asio::post(io_, [this, op = std::move(op), done]() mutable {
+      // A core exists only while this node is active; a stopped one is being torn down.
+      broker* core = core_ && !core_->stopped() ? core_.get() : nullptr;
+      op(core, std::move(done));
+    });
+  }
+  return wait_for(*state, timeout);
+}
+
+node_totals node::totals() const {
+  node_totals t = retired_;
+  if (core_) {
+    t.messages_in += core_->stats().messages_in;
+    t.messages_out += core_->stats().messages_out;
+    t.connections_accepted += core_->connections().accepted();
+  }
+  return t;
 }
 
 bool node::request_switchover() {
@@ -319,7 +377,10 @@ void node::shutdown() {
   signals_.cancel();
   if (ha_) ha_->stop();
   if (lease_) lease_->stop();
+  // HTTP requests waiting for this loop would wait in vain: answer them before joining.
+  gate_->close();
   if (http_) http_->stop();
+  stomp_security_.stop();  // logins still being checked are for sessions closed above
   io_.stop();
 }
 

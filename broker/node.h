@@ -14,9 +14,12 @@
 //
 // Threading: the node's event loop runs on the thread that calls run(); the lease runs its
 // own thread (its storage calls may block up to their timeout) and posts its events here;
-// the HTTP server runs its own thread and reads status() under a mutex. Work that waits for
-// storage after a fence (releasing the lease, closing an abandoned journal) runs on a small
-// background pool, never on the event loop; run() waits for it before returning.
+// the HTTP server runs its own threads, reads status() under a mutex and reaches the broker
+// core only through run_on_loop(), which posts to the event loop and waits with a bound; with
+// security.enabled, STOMP passwords are checked on stomp_security's workers, which post the
+// answers here. Work that waits for storage after a fence (releasing the lease, closing an
+// abandoned journal) runs on a small background pool, never on the event loop; run() waits
+// for it before returning.
 //
 // Safety: while active, nothing is acknowledged or delivered unless the lease is valid by
 // this process's own monotonic clock (broker::may_serve); a SIGSTOPped node that resumes
@@ -28,13 +31,19 @@
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "auth/user_directory.h"
 #include "broker/config.h"
+#include "broker/loop_call.h"
+#include "broker/stomp_security.h"
 #include "storage/file_system.h"
+#include "storage/journal_metrics.h"
 #include "storage/lease.h"
 #include "storage/store.h"
 
@@ -64,7 +73,19 @@ struct node_status {
   storage::lease_status lease;     // as this node last observed it
   std::size_t connections = 0;
   storage::store_stats store;
+  std::uint64_t store_limit_bytes = 0;  // storage.max_bytes (0: none)
   double last_recovery_ms = 0;
+  std::string version = "0.1.0";
+  std::string console;             // this node's console URL ("" without an HTTP listener)
+  std::uint64_t failovers = 0;       // times it became active after the peer held the lease
+  std::uint64_t fencing_events = 0;  // times it lost the lease while active
+};
+
+// Message and connection counts over the life of the process (every core it ran).
+struct node_totals {
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t connections_accepted = 0;
 };
 
 class node {
@@ -83,6 +104,23 @@ class node {
   // Any thread. The active hands over to the standby: it stops serving, releases the lease
   // at once and stays standby for a while so the peer wins. False if not active.
   bool request_switchover();
+
+  // Any thread but the event loop's. Posts `op` to the event loop and waits up to `timeout`
+  // for it to call its loop_done (loop_call.h). `op` gets the broker core while this node is
+  // active, else null (a standby, or the core was just fenced away); it must not keep the
+  // pointer beyond the handler it runs in (use the core's own callbacks for later work).
+  loop_outcome run_on_loop(std::function<void(broker* core, loop_done done)> op, std::chrono::milliseconds timeout);
+
+  // Event loop only (inside run_on_loop): counts over every core this process ran.
+  node_totals totals() const;
+  // Any thread: fsync latency, group sizes and bytes written of every store this node opened.
+  const storage::journal_metrics& journal_metrics() const { return *journal_metrics_; }
+  // The users of security.users, for STOMP and HTTP logins alike (authenticate() is
+  // thread-safe and caches verified passwords). Lives as long as the node.
+  auth::user_directory& users() { return users_; }
+  // Any thread: logins accepted and refused (STOMP and HTTP), permission refusals (metrics).
+  security_stats& security() { return security_stats_; }
+  const config& cfg() const { return cfg_; }
 
  private:
   void on_acquired(storage::epoch_t epoch);  // event loop
@@ -109,6 +147,11 @@ class node {
   asio::thread_pool background_{2};
   asio::signal_set signals_;
   asio::steady_timer status_timer_;
+  auth::user_directory users_;
+  security_stats security_stats_;
+  // Before the STOMP server (its sessions use it), after io_ (its workers post to it): its
+  // destructor joins the workers while the loop still exists.
+  stomp_security stomp_security_;
   std::unique_ptr<storage::lease> lease_;
   std::unique_ptr<storage::store> store_;
   std::unique_ptr<broker> core_;
@@ -120,6 +163,10 @@ class node {
   std::unique_ptr<asio::ssl::context> tls_;
   int exit_code_ = 0;
   bool ha_listening_ = false;
+  bool peer_held_lease_ = false;  // seen the peer hold the lease since this node was last active
+  node_totals retired_;           // counts of the cores this process ran before the current one
+  std::shared_ptr<loop_gate> gate_ = std::make_shared<loop_gate>();
+  std::shared_ptr<storage::journal_metrics> journal_metrics_ = std::make_shared<storage::journal_metrics>();
 
   mutable std::mutex status_mu_;
   node_status status_;

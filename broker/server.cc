@@ -46,8 +46,8 @@ struct stomp_server::handshake {
   }
 };
 
-stomp_server::stomp_server(asio::io_context& io, broker& core)
-    : io_(io), core_(core), acceptor_(io), tls_acceptor_(io) {}
+stomp_server::stomp_server(asio::io_context& io, broker& core, stomp_security& security)
+    : io_(io), core_(core), security_(security), acceptor_(io), tls_acceptor_(io) {}
 
 tandem::error stomp_server::listen(const endpoint& where) {
   if (auto err = open_listener(acceptor_, where, "STOMP")) return err;
@@ -149,7 +149,7 @@ void stomp_server::start_handshake(asio::ip::tcp::socket socket) {
 }
 
 void stomp_server::start_session(session_stream stream) {
-  auto s = std::make_shared<stomp_session>(std::move(stream), core_, sessions_, next_session_id_++);
+  auto s = std::make_shared<stomp_session>(std::move(stream), core_, sessions_, security_, next_session_id_++);
   sessions_.add(s);
   s->start();
 }

@@ -25,6 +25,7 @@
 #include "broker/broker.h"
 #include "broker/config.h"
 #include "broker/session_stream.h"
+#include "broker/stomp_security.h"
 #include "common/result.h"
 
 namespace tandem::broker {
@@ -45,7 +46,8 @@ class session_manager {
 
 class stomp_server {
  public:
-  stomp_server(asio::io_context& io, broker& core);
+  // `security` (the node's) outlives this server and its sessions.
+  stomp_server(asio::io_context& io, broker& core, stomp_security& security);
   stomp_server(const stomp_server&) = delete;
   stomp_server& operator=(const stomp_server&) = delete;
 
@@ -74,6 +76,7 @@ class stomp_server {
 
   asio::io_context& io_;
   broker& core_;
+  stomp_security& security_;
   asio::ip::tcp::acceptor acceptor_;
   asio::ip::tcp::acceptor tls_acceptor_;
   asio::ssl::context* tls_ = nullptr;

@@ -21,17 +21,6 @@ bool parse_number(std::string_view text, T& out) {
 }
 
 
-// Headers the broker sets itself on MESSAGE frames; a client's values for them are not kept.
-bool broker_owned(std::string_view key) {
-  static constexpr std::string_view owned[] = {
-      "destination", "receipt", "transaction", "content-length", "persistent", "priority",
-      "expires", "message-id", "timestamp", "redelivered", "subscription", "ack",
-      "original-destination"};
-  for (auto k : owned)
-    if (k == key) return true;
-  return false;
-}
-
 // A client-supplied message-id of the form PRODUCER:SEQ identifies the producer and its
 // sequence number for duplicate detection (a failover client re-sends with the same id).
 bool split_producer(const std::string& id, std::string& producer, std::uint64_t& seq) {
@@ -96,6 +85,7 @@ void stomp_session::on_connect(frame& f) {
   version_ = *chosen;
   parser_.set_version(version_);
   client_id_ = std::string(f.get("client-id"));
+  login_ = std::string(f.get("login"));  // as given; replaced by the user's name once verified
 
   std::uint32_t cx = 0, cy = 0;
   if (version_ != stomp::version::v1_0 && f.has("heart-beat")) {
@@ -105,6 +95,31 @@ void stomp_session::on_connect(frame& f) {
         !parse_number(hb.substr(comma + 1), cy)) {
       return fail("heart-beat header '" + std::string(hb) + "' is not two numbers 'cx,cy'", &f);
     }
+  }
+  if (!security_.enabled()) return accept_connect(nullptr, cx, cy);  // login/passcode ignored
+  const std::string* login = f.find("login");
+  if (!login || login->empty()) return fail(security_.refuse_login({}, remote_), &f);
+  std::string passcode(f.get("passcode"));
+  if (const auth::user* u = security_.cached_login(*login, passcode)) return accept_connect(u, cx, cy);
+  // The full check costs a PBKDF2: a worker does it. Nothing more is read meanwhile, so
+  // frames behind the CONNECT wait and are handled, in order, after CONNECTED.
+  authenticating_ = true;
+  security_.check_login(*login, std::move(passcode), stream_.get_executor(),
+                        [weak = weak_from_this(), login = *login, cx, cy](const auth::user* u) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;  // closed meanwhile (client gone, node stopping or fenced)
+    self->authenticating_ = false;
+    if (!u) return self->fail(self->security_.refuse_login(login, self->remote_));
+    self->accept_connect(u, cx, cy);
+    self->handle_frames();
+  });
+}
+
+void stomp_session::accept_connect(const auth::user* u, std::uint32_t cx, std::uint32_t cy) {
+  if (u) {
+    user_ = u;
+    login_ = u->name;
+    security_.accepted_login(login_, remote_);
   }
   connected_ = true;
   frame r;
@@ -117,8 +132,14 @@ void stomp_session::on_connect(frame& f) {
     r.add("heart-beat", std::to_string(hc.heartbeat_send_ms) + "," + std::to_string(hc.heartbeat_receive_ms));
   write_frame(r);
   if (version_ != stomp::version::v1_0) start_heartbeats(cx, cy);
-  log::debug("stomp", "session {} from {} connected (STOMP {}, client-id '{}')", id_, remote_,
-             stomp::to_string(version_), client_id_);
+  log::debug("stomp", "session {} from {} connected (STOMP {}, client-id '{}', user '{}')", id_, remote_,
+             stomp::to_string(version_), client_id_, login_);
+}
+
+bool stomp_session::permitted(const frame& f, bool write, const std::string& destination) {
+  if (!user_ || (write ? user_->may_write(destination) : user_->may_read(destination))) return true;
+  fail(security_.deny(*user_, write, destination, remote_), &f);
+  return false;
 }
 
 void stomp_session::on_send(frame& f) {
@@ -126,6 +147,9 @@ void stomp_session::on_send(frame& f) {
   if (!dest) return;
   if (!is_queue(*dest) && !is_topic(*dest))
     return fail("destination '" + *dest + "' must be /queue/NAME or /topic/NAME", &f);
+  // Refused before anything is stored; inside a transaction too (the transaction then dies
+  // with the connection).
+  if (!permitted(f, true, *dest)) return;
 
   auto m = std::make_shared<message>();
   m->destination = *dest;
@@ -151,22 +175,26 @@ void stomp_session::on_send(frame& f) {
   }
   m->headers.reserve(f.headers.size());
   for (auto& [k, v] : f.headers)
-    if (!broker_owned(k)) m->headers.push_back({k, v});
+    if (!broker_owned_header(k)) m->headers.push_back({k, v});
   m->body = std::move(f.body);
+  ++messages_in_;
 
   if (const std::string* tx = f.find("transaction")) {
     auto it = transactions_.find(*tx);
     if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-    it->second.sends.push_back(outgoing{std::move(m), producer, producer_seq});
+    it->second.sends.push_back(outgoing{std::move(m), producer, producer_seq, id_});
     complete_receipt(reserve_receipt(f));
     return;
   }
-  core_.send(std::move(m), producer, producer_seq, receipt_completion(f));
+  core_.send(std::move(m), producer, producer_seq, receipt_completion(f), id_);
 }
 
 void stomp_session::on_subscribe(frame& f) {
   const std::string* dest = require(f, "destination");
   if (!dest) return;
+  // A durable subscription needs read permission on its topic, like any other. A destination
+  // that is neither a queue nor a topic is refused by the core, with a clearer message.
+  if ((is_queue(*dest) || is_topic(*dest)) && !permitted(f, false, *dest)) return;
   std::string id;
   if (const std::string* v = f.find("id")) {
     id = *v;
@@ -219,9 +247,13 @@ void stomp_session::on_unsubscribe(frame& f) {
   auto it = subscriptions_.find(id);
   if (it == subscriptions_.end()) {
     // ActiveMQ convention: UNSUBSCRIBE naming a durable subscription deletes it even when
-    // it is not attached in this session.
-    if (!durable.empty() && !client_id_.empty() && core_.destroy_durable(client_id_, durable, receipt_completion(f)))
-      return;
+    // it is not attached in this session. Deleting it (and its messages) needs read
+    // permission on its topic: the same user could have subscribed to it.
+    if (!durable.empty() && !client_id_.empty()) {
+      const container* c = core_.find_container(durable_container_name(client_id_, durable));
+      if (c && !permitted(f, false, c->topic)) return;
+      if (core_.destroy_durable(client_id_, durable, receipt_completion(f))) return;
+    }
     return fail("no subscription with id '" + id + "'", &f);
   }
   core_.unsubscribe(*it->second, !durable.empty(), receipt_completion(f));
@@ -314,6 +346,7 @@ void stomp_session::on_disconnect(frame& f) {
 
 void stomp_session::deliver(subscription& sub, const queued& q, std::uint64_t ack_id) {
   const message& m = *q.msg;
+  ++messages_out_;
   frame f;
   f.command = "MESSAGE";
   f.headers.reserve(m.headers.size() + 10);

@@ -27,10 +27,12 @@ stomp::limits limits_from(const config& cfg) {
 
 }  // namespace
 
-stomp_session::stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id)
+stomp_session::stomp_session(session_stream stream, broker& core, session_manager& manager,
+                             stomp_security& security, std::uint64_t id)
     : stream_(std::move(stream)),
       core_(core),
       manager_(manager),
+      security_(security),
       id_(id),
       parser_(limits_from(core.cfg())),
       send_timer_(stream_.get_executor()),
@@ -44,11 +46,14 @@ stomp_session::~stomp_session() = default;
 
 void stomp_session::start() {
   log::debug("stomp", "session {} from {} opened{}", id_, remote_, stream_.is_tls() ? " (TLS)" : "");
+  connected_ms_ = now_ms();
+  core_.connections().add(id_, this);
+  registered_ = true;
   do_read();
 }
 
 void stomp_session::do_read() {
-  if (closing_ || closed_) return;
+  if (closing_ || closed_ || authenticating_) return;
   auto buf = parser_.prepare(read_chunk);
   stream_.async_read_some(asio::buffer(buf.data(), buf.size()),
                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
@@ -62,17 +67,21 @@ void stomp_session::do_read() {
     }
     self->parser_.commit(n);
     self->read_since_tick_ = true;
-    while (!self->closing_ && !self->closed_) {
-      auto r = self->parser_.next();
-      if (!r) {
-        self->fail(r.err().message);
-        return;
-      }
-      if (!*r) break;
-      self->on_frame(**r);
-    }
-    self->do_read();
+    self->handle_frames();
   });
+}
+
+void stomp_session::handle_frames() {
+  while (!closing_ && !closed_ && !authenticating_) {
+    auto r = parser_.next();
+    if (!r) {
+      fail(r.err().message);
+      return;
+    }
+    if (!*r) break;
+    on_frame(**r);
+  }
+  do_read();
 }
 
 void stomp_session::write_frame(const frame& f) { write_frame(f, f.body); }
@@ -152,6 +161,8 @@ void stomp_session::close(std::string_view reason) {
   closed_ = true;
   closing_ = true;
   log::debug("stomp", "session {} from {} closed: {}", id_, remote_, reason);
+  if (registered_) core_.connections().remove(id_);
+  registered_ = false;
   detach_all();
   send_timer_.cancel();
   receive_timer_.cancel();
@@ -251,6 +262,45 @@ void stomp_session::on_receive_timer() {
   receive_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (!ec) self->on_receive_timer();
   });
+}
+
+connection_info stomp_session::describe() const {
+  connection_info c;
+  c.id = id_;
+  c.remote = remote_;
+  c.protocol = "STOMP " + std::string(stomp::to_string(version_));
+  c.tls = stream_.is_tls();
+  c.login = login_;
+  c.client_id = client_id_;
+  c.connected_ms = connected_ms_;
+  c.messages_in = messages_in_;
+  c.messages_out = messages_out_;
+  for (const auto& [id, sub] : subscriptions_) {
+    connection_subscription s;
+    s.id = id;
+    const container* from = sub->source();
+    if (from) s.destination = from->kind() == container_kind::queue ? from->name() : from->topic;
+    s.ack = sub->mode() == ack_mode::auto_ack ? "auto" : sub->mode() == ack_mode::client ? "client" : "client-individual";
+    s.prefetch = sub->prefetch();
+    s.inflight = sub->unacked().size();
+    if (from && from->kind() == container_kind::durable) {
+      s.durable = from->name().substr(std::string_view("durable:").size() + from->client_id.size() + 1);
+    }
+    if (sub->filter()) s.selector = sub->filter()->text();
+    c.inflight += s.inflight;
+    c.subscriptions.push_back(std::move(s));
+  }
+  return c;
+}
+
+void stomp_session::close_by_admin(const std::string& reason) {
+  log::info("stomp", "session {} from {}: closed by an administrator", id_, remote_);
+  fail(reason);
+}
+
+void stomp_session::subscription_ended(subscription& sub, const std::string& reason) {
+  // STOMP has no way to end one subscription from the server side: ERROR, then close.
+  fail(reason + " (subscription " + sub.id() + ")");
 }
 
 subscription* stomp_session::find_subscription(const std::string& id) {

@@ -13,6 +13,13 @@
 //
 // Bad input (malformed frame, unknown command, missing header, limit exceeded) gets an ERROR
 // frame naming the problem, and then the connection is closed.
+//
+// Security (stomp_security.h): with `security.enabled`, CONNECT's login/passcode are checked
+// off the event loop; until the answer comes the session reads nothing more, so frames a
+// client pipelined behind CONNECT wait in the parser (and TCP) and are handled in order after
+// CONNECTED, or never if the login is refused. SEND needs the user's write permission for its
+// destination, SUBSCRIBE (and deleting a durable subscription) read permission; a refusal is
+// an ERROR and the connection closes, as for any other bad frame.
 
 #include <asio/steady_timer.hpp>
 
@@ -25,7 +32,9 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/connection_registry.h"
 #include "broker/session_stream.h"
+#include "broker/stomp_security.h"
 #include "broker/subscription.h"
 #include "stomp/frame.h"
 #include "stomp/parser.h"
@@ -34,9 +43,13 @@ namespace tandem::broker {
 
 class session_manager;
 
-class stomp_session : public std::enable_shared_from_this<stomp_session>, public delivery_sink {
+class stomp_session : public std::enable_shared_from_this<stomp_session>,
+                      public delivery_sink,
+                      public client_connection {
  public:
-  stomp_session(session_stream stream, broker& core, session_manager& manager, std::uint64_t id);
+  // `security` outlives the session (the node owns it).
+  stomp_session(session_stream stream, broker& core, session_manager& manager, stomp_security& security,
+                std::uint64_t id);
   ~stomp_session() override;
   stomp_session(const stomp_session&) = delete;
   stomp_session& operator=(const stomp_session&) = delete;
@@ -50,16 +63,32 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
 
   bool writable() const override;
   void deliver(subscription& sub, const queued& q, std::uint64_t ack_id) override;
+  void subscription_ended(subscription& sub, const std::string& reason) override;
+
+  // client_connection (the admin API): what this connection is, and closing it with an ERROR.
+  connection_info describe() const override;
+  const char* protocol_name() const override { return "stomp"; }
+  void close_by_admin(const std::string& reason) override;
 
   std::uint64_t id() const { return id_; }
   const std::string& remote() const { return remote_; }
+  // The configured user this connection logged in as (security.enabled); empty when security
+  // is off or before CONNECTED. Event loop only.
+  const std::string& login() const { return login_; }
 
  private:
   using frame = stomp::frame;
 
   void do_read();
+  // Handles the frames already buffered, then reads more (unless closing or authenticating).
+  void handle_frames();
   void on_frame(frame& f);
   void on_connect(frame& f);
+  // CONNECTED, heart-beats; `u` is the user when security is on.
+  void accept_connect(const auth::user* u, std::uint32_t client_send_ms, std::uint32_t client_recv_ms);
+  // The user's permission for `destination` (always when security is off); a refusal fails the
+  // session with an ERROR naming the user, the action and the destination.
+  bool permitted(const frame& f, bool write, const std::string& destination);
   void on_send(frame& f);
   void on_subscribe(frame& f);
   void on_unsubscribe(frame& f);
@@ -92,15 +121,23 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>, public
   session_stream stream_;
   broker& core_;
   session_manager& manager_;
+  stomp_security& security_;
   const std::uint64_t id_;
   std::string remote_;
   stomp::parser parser_;
   stomp::version version_ = stomp::version::v1_0;
   bool connected_ = false;
+  bool authenticating_ = false;  // the login is being checked on a worker: read nothing more
+  const auth::user* user_ = nullptr;  // null when security is off
+  std::string login_;  // the CONNECT frame's login header; the verified user's name with security on
   bool closing_ = false;  // an ERROR or DISCONNECT is on its way out; read no more
   bool closed_ = false;
   bool failed_ = false;   // an ERROR was sent: no RECEIPT may follow it
   std::string client_id_;
+  std::int64_t connected_ms_ = 0;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+  bool registered_ = false;  // in core_.connections()
 
   std::string out_;      // frames queued for the next write
   std::string writing_;  // the write in flight

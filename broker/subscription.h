@@ -24,6 +24,9 @@ class delivery_sink {
   virtual bool writable() const = 0;
   // Writes one message to the client. `ack_id` identifies it in a later ack.
   virtual void deliver(subscription& sub, const queued& q, std::uint64_t ack_id) = 0;
+  // The subscription was ended by the broker (its destination was deleted by an
+  // administrator): tell the client why. The subscription is already detached.
+  virtual void subscription_ended(subscription& sub, const std::string& reason) = 0;
 };
 
 struct inflight {
@@ -54,7 +57,9 @@ class subscription {
   bool matches(const message& m) const;
   const std::optional<selector>& filter() const { return selector_; }
 
+  std::uint32_t prefetch() const { return prefetch_; }
   std::deque<inflight>& unacked() { return inflight_; }
+  const std::deque<inflight>& unacked() const { return inflight_; }
   std::uint64_t delivered_count() const { return delivered_; }
   void count_delivery() { ++delivered_; }
 

@@ -48,14 +48,11 @@ int refuse_passphrase(char*, int, int, void*) { return 0; }
 
 }  // namespace
 
-result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t& cfg) {
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
+tandem::error configure_tls_server(SSL_CTX* native, const config::tls_t& cfg, bool verify_clients) {
   ERR_clear_error();
   // TLS 1.0 and 1.1 are deprecated (RFC 8996); compression invites CRIME.
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
-                   asio::ssl::context::single_dh_use);
+  SSL_CTX_set_options(native, SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_SINGLE_DH_USE);
   SSL_CTX_set_default_passwd_cb(native, refuse_passphrase);
   // No TLS 1.3 session tickets: the broker keeps no session cache to resume from, and a ticket
   // arriving after the handshake makes clients that read and write one TLS socket from two
@@ -91,7 +88,7 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t
                                   openssl_reasons()));
   }
 
-  if (!cfg.ca_file.empty()) {
+  if (verify_clients && !cfg.ca_file.empty()) {
     auto ca_text = read_file("tls.ca_file", cfg.ca_file);
     if (!ca_text) return ca_text.err();
     if (SSL_CTX_load_verify_locations(native, cfg.ca_file.c_str(), nullptr) != 1) {
@@ -103,10 +100,16 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t
       SSL_CTX_set_client_CA_list(native, names);
     }
     ERR_clear_error();
-    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   } else {
-    ctx->set_verify_mode(asio::ssl::verify_none);
+    SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
   }
+  return {};
+}
+
+result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t& cfg) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  if (auto err = configure_tls_server(ctx->native_handle(), cfg, /*verify_clients=*/true)) return err;
   return ctx;
 }
 

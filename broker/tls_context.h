@@ -1,6 +1,6 @@
 #pragma once
-// The server side of STOMP over TLS (listeners.stomp_ssl): one OpenSSL context per node,
-// built once at start from the tls.* configuration keys.
+// The server side of STOMP over TLS (listeners.stomp_ssl) and of HTTPS (listeners.https):
+// OpenSSL contexts built once at start from the tls.* configuration keys.
 //
 // Policy: TLS 1.2 and newer only; the certificate chain and key from tls.cert_file and
 // tls.key_file (PEM; an encrypted key is refused rather than prompting on a terminal); with
@@ -14,6 +14,7 @@
 // that run on the node's event loop; it must outlive every TLS stream made from it.
 
 #include <asio/ssl/context.hpp>
+#include <openssl/ssl.h>
 
 #include <memory>
 
@@ -24,5 +25,10 @@ namespace tandem::broker {
 
 // REQUIRES: cfg.cert_file and cfg.key_file are set (the configuration checks this).
 result<std::unique_ptr<asio::ssl::context>> make_tls_context(const config::tls_t& cfg);
+
+// The same policy on a bare OpenSSL context (the HTTPS listener's, which cpp-httplib owns).
+// `verify_clients`: require client certificates signed by tls.ca_file when it is set (STOMP);
+// HTTPS passes false, its users log in with a password.
+tandem::error configure_tls_server(SSL_CTX* ctx, const config::tls_t& cfg, bool verify_clients);
 
 }  // namespace tandem::broker

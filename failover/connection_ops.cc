@@ -246,8 +246,12 @@ void connection::on_error_frame(const stomp::frame& f) {
   if (parse_seq(receipt, seq)) {
     auto it = ops_.find(seq);
     // An ERROR that says the outcome is in doubt (the broker's journal failed) is resolved by
-    // re-sending with the same message-id after the reconnect; any other ERROR is final.
-    if (it != ops_.end() && text.find("in doubt") == std::string::npos) {
+    // re-sending with the same message-id after the reconnect; any other ERROR is final: a
+    // refusal (no permission, a bad header) would only be refused again. Recognised by how
+    // Tandem's message starts, so a refusal that merely names a destination containing the
+    // words is not mistaken for it.
+    const bool in_doubt = text.starts_with("journal write failed") && text.find("in doubt") != std::string::npos;
+    if (it != ops_.end() && !in_doubt) {
       take(it->second, e, later);
       if (it->second.transaction.empty()) ops_.erase(it);
     }

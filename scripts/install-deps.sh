@@ -14,10 +14,15 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   # end-to-end tests: real stomp.py clients, pytest, process and network tools
   python3 python3-stomp python3-pytest procps iproute2
+  # /metrics is checked with the Prometheus project's own text-format parser
+  python3-prometheus-client
   # TLS: certificates for the local pair and the TLS tests are made with the openssl tool
   openssl
   # nfs backend tests: a real user-space NFS server
   nfs-ganesha nfs-ganesha-vfs rpcbind
+  # the console's browser test: headless Chromium driven from Node.js (tests/browser; its npm
+  # packages are installed by the test with `npm ci`)
+  chromium nodejs
 )
 
 # A package counts as present only in state "installed" (not "config-files" after a remove).
@@ -28,6 +33,11 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# npm comes with Node.js where Node.js is NodeSource's build; Debian's nodejs needs the npm package.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages are installed"

@@ -16,6 +16,13 @@
 # and a server certificate for 127.0.0.1 and localhost in .tandem-local/tls/ with the openssl
 # tool; clients verify the broker with .tandem-local/tls/ca.pem. Delete that directory to get
 # new ones.
+#
+# Users: the pair has one user, `admin` (role admin), for the admin API and the console. Its
+# password is made at the first run and kept in .tandem-local/admin-password (mode 0600; delete
+# it for a new one); the script prints it. STOMP security stays off (security.enabled: false), so
+# STOMP clients connect without credentials as in the README's examples. Each node then runs
+# with .tandem-local/<node>.yaml: deploy/local/<node>.yaml plus that security section. A config
+# with a security section of its own (e.g. to turn STOMP security on) is used as it is.
 set -euo pipefail
 repo="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 repo="$(cd "$repo" && pwd)"
@@ -24,6 +31,8 @@ cd "$repo"
 BROKER="$repo/build/broker/tandem-broker"
 STATE_DIR="$repo/.tandem-local"
 TLS_DIR="$STATE_DIR/tls"   # the deploy/local configs name tls.cert_file and tls.key_file here
+ADMIN_PASSWORD_FILE="$STATE_DIR/admin-password"
+ADMIN_HASH_FILE="$STATE_DIR/admin-password.hash"
 START_TIMEOUT_S=30   # journal recovery counts here, so be generous
 STOP_TIMEOUT_S=15    # after SIGTERM, before SIGKILL
 
@@ -82,6 +91,44 @@ make_tls_files() {
   chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
 }
 
+# The admin password and its hash (auth/password.h's format, what `tandem-ctl hash-password`
+# prints), made once. Python's hashlib reads the password from the file, so it never shows in
+# a process list.
+make_admin_user() {
+  [[ -s $ADMIN_PASSWORD_FILE && -s $ADMIN_HASH_FILE && ! $ADMIN_PASSWORD_FILE -nt $ADMIN_HASH_FILE ]] && return 0
+  [[ -x /usr/bin/python3 ]] || die "/usr/bin/python3 is needed to hash the admin password; run: sudo bash scripts/install-deps.sh"
+  (umask 077 && /usr/bin/python3 - "$ADMIN_PASSWORD_FILE" "$ADMIN_HASH_FILE" <<'PY'
+import base64, hashlib, os, secrets, sys
+password_file, hash_file = sys.argv[1:]
+if not os.path.exists(password_file) or not open(password_file).read().strip():
+    with open(password_file, "w") as f:
+        f.write(secrets.token_urlsafe(12) + "\n")
+password = open(password_file).read().strip().encode()
+salt, iterations = os.urandom(16), 100000
+digest = hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
+with open(hash_file, "w") as f:
+    f.write(f"pbkdf2-sha256${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}\n")
+PY
+  )
+}
+
+# The config a node runs with: deploy/local/NAME.yaml plus the admin user, or the file itself
+# when it has a security section of its own.
+node_config() {
+  local source="deploy/local/$1.yaml" generated="$STATE_DIR/$1.yaml"
+  if grep -q '^security:' "$source"; then
+    echo "$source"
+    return
+  fi
+  (umask 077 && {
+    cat "$source"
+    printf '\n# Added by scripts/run-local.sh: the user admin (password in %s)\n' "$ADMIN_PASSWORD_FILE"
+    printf 'security:\n  enabled: false\n  users:\n    - name: admin\n      role: admin\n'
+    printf '      password_hash: "%s"\n' "$(cat "$ADMIN_HASH_FILE")"
+  } > "$generated")
+  echo "$generated"
+}
+
 # "127.0.0.1" for a wildcard host, so the printed endpoint is one a local client can dial.
 client_address_of() {
   local address=$1 host=${1%:*}
@@ -115,6 +162,7 @@ start_node() {
     fi
   done
   local log="$STATE_DIR/$name.log"
+  config=$(node_config "$name")
   echo "run-local: starting $name: $BROKER --config $config (log: $log)"
   # The prefixing pipeline ignores SIGINT, so Ctrl-C does not close the broker's output
   # under it while it shuts down; it ends when the broker closes its end of the pipe.
@@ -185,6 +233,7 @@ bash scripts/build.sh
 command -v ss >/dev/null || die "ss (iproute2) is needed to check ports; run: sudo bash scripts/install-deps.sh"
 mkdir -p "$STATE_DIR"
 make_tls_files
+make_admin_user
 
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM HUP
@@ -217,9 +266,10 @@ cat <<MSG
     node-2:  $ep2   http://${node_http[node-2]}/api/v1/status   (pid ${node_pid[node-2]})
     clients: failover:($ep1,$ep2)
 $(tls_lines)
+    login:   admin / $(cat "$ADMIN_PASSWORD_FILE") for the admin API and console (STOMP needs none)
     state and logs: $STATE_DIR/
   Try: kill -9 the active's pid (the other takes over, the killed one returns as standby),
-       or a graceful switchover: curl -d '' http://${node_http[$serving]}/api/v1/switchover
+       or a graceful switchover: curl -u admin -d '' http://${node_http[$serving]}/api/v1/switchover
   Press Ctrl-C to stop both (or: kill -TERM $$).
 
 MSG

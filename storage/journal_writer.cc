@@ -1,6 +1,7 @@
 #include "storage/journal_writer.h"
 
 #include <cassert>
+#include <chrono>
 
 #include "common/log.h"
 
@@ -15,7 +16,9 @@ result<std::unique_ptr<journal_writer>> journal_writer::open(file_system& fs, wr
   return w;
 }
 
-journal_writer::journal_writer(file_system& fs, writer_options options) : fs_(fs), options_(std::move(options)) {}
+journal_writer::journal_writer(file_system& fs, writer_options options) : fs_(fs), options_(std::move(options)) {
+  if (!options_.metrics) options_.metrics = std::make_shared<journal_metrics>();
+}
 
 journal_writer::~journal_writer() { close(); }
 
@@ -159,13 +162,19 @@ status journal_writer::flush_and_sync() {
     if (auto s = active_->write_at(buffer_offset_, buffer_.data(), buffer_.size())) return s;
     buffer_offset_ += data;
     bytes_written_.fetch_add(data, std::memory_order_relaxed);
+    options_.metrics->bytes_written.fetch_add(data, std::memory_order_relaxed);
     buffer_.clear();
     written_ticket_.store(buffer_last_ticket_, std::memory_order_release);
     dirty_ = true;
   }
   if (dirty_) {
     fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    auto started = std::chrono::steady_clock::now();
     if (auto s = active_->sync()) return s;
+    options_.metrics->fsync_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // The completions waiting now are the group this fsync made durable.
+    options_.metrics->group_size.observe(static_cast<double>(pending_.size()));
     dirty_ = false;
   }
   return {};

@@ -32,6 +32,7 @@
 
 #include "storage/file_system.h"
 #include "storage/journal_format.h"
+#include "storage/journal_metrics.h"
 #include "storage/store.h"
 
 namespace tandem::storage::journal {
@@ -46,6 +47,9 @@ struct writer_options {
   // Fencing: consulted before every write and segment creation; once it returns false the
   // writer fails (errc::closed, "fenced") and writes nothing more. Any thread may be asked.
   std::function<bool()> may_write;
+  // Where fsync latencies, group sizes and bytes written are recorded; the writer makes its
+  // own when none is given.
+  std::shared_ptr<journal_metrics> metrics;
 };
 
 struct writer_stats {

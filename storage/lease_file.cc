@@ -44,6 +44,8 @@ bool valid_lease_field(std::string_view s) {
 std::string encode_lease_record(const lease_record& r) {
   std::string body = fmt::format("{}epoch={} counter={} released={} holder={} ha={}", record_magic,
                                  r.epoch.value(), r.counter, r.released ? 1 : 0, r.holder, r.ha_address);
+  // Only when set, so a node without a console writes what nodes before the field read.
+  if (!r.console.empty()) body += fmt::format(" console={}", r.console);
   std::uint32_t crc = crc32c::value(body.data(), body.size());
   return fmt::format("{}{}{:08x}\n", body, crc_key, crc);
 }
@@ -62,10 +64,13 @@ std::optional<lease_record> decode_lease_record(std::string_view bytes) {
 
   if (body.substr(0, record_magic.size()) != record_magic) return std::nullopt;
   std::string_view rest = body.substr(record_magic.size());
-  std::string_view epoch, counter, released, holder, ha;
+  std::string_view epoch, counter, released, holder, ha, console;
   if (!take_field(rest, "epoch", epoch) || !take_field(rest, "counter", counter) ||
       !take_field(rest, "released", released) || !take_field(rest, "holder", holder) ||
-      !take_field(rest, "ha", ha) || !rest.empty()) {
+      !take_field(rest, "ha", ha)) {
+    return std::nullopt;
+  }
+  if (!rest.empty() && (!take_field(rest, "console", console) || console.empty() || !rest.empty())) {
     return std::nullopt;
   }
   lease_record r;
@@ -76,6 +81,7 @@ std::optional<lease_record> decode_lease_record(std::string_view bytes) {
   r.released = released == "1";
   r.holder = std::string(holder);
   r.ha_address = std::string(ha);
+  r.console = std::string(console);
   return r;
 }
 

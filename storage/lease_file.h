@@ -7,6 +7,9 @@
 //
 //   tandem-lease v1 epoch=7 counter=42 released=0 holder=node-a ha=10.0.0.5:61617 crc32c=1a2b3c4d\n
 //
+// optionally with the holder's console address after `ha` (" console=http://10.0.0.5:8161/").
+// A record without it is written exactly as before the field existed and still decodes.
+//
 // The checksum covers every byte before " crc32c=". A reader takes the bytes up to the first
 // newline; anything after it (a longer record from earlier, never the case in practice since
 // the counter only gains digits) is ignored. A missing, empty, torn or garbled record decodes
@@ -29,6 +32,7 @@ struct lease_record {
   bool released = false;      // set by a graceful release(): claim at once
   std::string holder;         // node name: non-empty, no whitespace or '=' (validated in options)
   std::string ha_address;     // holder's HA address for the fast path; may be empty
+  std::string console;        // holder's console URL (http.public_url); may be empty
 
   bool operator==(const lease_record&) const = default;
 };
@@ -41,7 +45,7 @@ inline constexpr std::size_t max_lease_field_size = 255;
 std::string encode_lease_record(const lease_record& r);
 std::optional<lease_record> decode_lease_record(std::string_view bytes);
 
-// True when `s` may appear as a holder name or HA address in a record.
+// True when `s` may appear as a holder name, HA address or console URL in a record.
 bool valid_lease_field(std::string_view s);
 
 std::string epoch_file_name(epoch_t e);                          // "epoch-00000000000000000007"

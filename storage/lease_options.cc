@@ -22,6 +22,10 @@ error validate(const lease_options& o) {
     return invalid(fmt::format("ha.address ('{}') must be at most {} bytes without spaces, control characters or '='",
                                o.ha_address, max_lease_field_size));
   }
+  if (!valid_lease_field(o.console_url)) {
+    return invalid(fmt::format("http.public_url ('{}') must be at most {} bytes without spaces, control characters or '='",
+                               o.console_url, max_lease_field_size));
+  }
   auto ms = [](milliseconds d) { return d.count(); };
   if (o.ttl <= milliseconds::zero()) return invalid(fmt::format("ha.lease_ttl_ms ({}) must be positive", ms(o.ttl)));
   if (o.renew_interval <= milliseconds::zero()) {

@@ -19,6 +19,9 @@ struct lease_options {
   // This node's HA address ("host:port"), written into the record so the standby knows where
   // to watch the active (fast path). May be empty (then no fast path is possible).
   std::string ha_address;
+  // This node's console URL, written into the record so the standby's console can name and
+  // link the active's. May be empty; no whitespace or '=', <= 255 bytes.
+  std::string console_url;
 
   // A contender claims after seeing no heartbeat change for `ttl` by its own clock.
   std::chrono::milliseconds ttl{3000};
@@ -59,6 +62,7 @@ struct lease_status {
   bool record_valid = false;    // false when the newest record was missing or garbled
   std::string holder;
   std::string ha_address;
+  std::string console;          // the holder's console URL, "" when its record has none
   std::uint64_t counter = 0;
   bool released = false;
   // Age, by the observer's own monotonic clock, of the last observed change of the newest

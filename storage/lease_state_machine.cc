@@ -217,7 +217,7 @@ bool lease_state_machine::renew(clock::time_point start, std::vector<lease_event
     }
     return false;
   }
-  lease_record rec{epoch_, ++counter_, false, options_.holder_name, options_.ha_address};
+  lease_record rec{epoch_, ++counter_, false, options_.holder_name, options_.ha_address, options_.console_url};
   if (auto s = write_lease_record(*file_, rec)) {
     file_.reset();  // reopen next time: after an NFS error the handle may be dead for good
     note_error(s.describe());
@@ -301,7 +301,8 @@ status lease_state_machine::release() {
     if (f) file_ = std::move(*f);
     else s = f.err();
   }
-  if (file_) s = write_lease_record(*file_, {epoch_, ++counter_, true, options_.holder_name, options_.ha_address});
+  if (file_) s = write_lease_record(*file_, {epoch_, ++counter_, true, options_.holder_name, options_.ha_address,
+                                                    options_.console_url});
   if (s) note_error(s.describe());
   log::info("lease", "released epoch {}{}", epoch_.value(), s ? " (flag not written: " + s.describe() + ")" : "");
   released_by_me_ = epoch_;
@@ -389,6 +390,7 @@ lease_status lease_state_machine::observe() const {
   if (obs_.record) {
     st.holder = obs_.record->holder;
     st.ha_address = obs_.record->ha_address;
+    st.console = obs_.record->console;
     st.counter = obs_.record->counter;
     st.released = obs_.record->released;
   }

@@ -284,6 +284,10 @@ store_stats store_impl::stats() const {
   s.checkpoints = checkpoints_.load();
   s.segments_deleted = segments_deleted_.load();
   s.segments_compacted = segments_compacted_.load();
+  if (options_.metrics) {
+    s.fsync_seconds = options_.metrics->fsync_seconds.snapshot();
+    s.group_size = options_.metrics->group_size.snapshot();
+  }
   return s;
 }
 

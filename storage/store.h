@@ -32,6 +32,7 @@
 #include "common/named_type.h"
 #include "common/result.h"
 #include "storage/file_system.h"
+#include "storage/journal_metrics.h"
 
 namespace tandem::storage {
 
@@ -138,6 +139,9 @@ struct store_options {
   // provably held). Asked from the writer and maintenance threads; must be cheap and
   // thread-safe (e.g. a comparison of the monotonic clock with the lease's validity).
   std::function<bool()> may_write;
+  // Passed to the journal writer (journal_metrics.h); a node gives every store it opens the
+  // same one. Null: the store keeps its own.
+  std::shared_ptr<journal_metrics> metrics;
 };
 
 struct store_stats {
@@ -150,6 +154,8 @@ struct store_stats {
   std::uint64_t checkpoints = 0;
   std::uint64_t segments_deleted = 0;
   std::uint64_t segments_compacted = 0;
+  histogram_snapshot fsync_seconds;  // of the journal_metrics in use (so: perhaps of earlier stores too)
+  histogram_snapshot group_size;
 };
 
 using completion = std::function<void(std::error_code)>;

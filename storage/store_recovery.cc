@@ -156,6 +156,8 @@ status store_impl::recover() {
   wo.segment_bytes = options_.segment_bytes;
   wo.preallocate = fs_.zero_fill_helps() && std::getenv("TANDEM_NO_PREALLOC") == nullptr;  // env: for measuring both
   wo.may_write = [this] { return may_write(); };
+  if (!options_.metrics) options_.metrics = std::make_shared<journal_metrics>();
+  wo.metrics = options_.metrics;
   auto w = journal::journal_writer::open(fs_, wo, first);
   if (!w) return w.err();
   writer_ = std::move(*w);

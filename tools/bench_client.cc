@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tools/cli_common.h"
+
 namespace tandem::bench {
 
 namespace {
@@ -19,9 +21,30 @@ result<failover::failover_options> client_options(const options& o) {
   if (!parsed) return parsed.err();
   // The command line wins over the URI's login/passcode options, so run-all.sh and friends can
   // pass credentials without rewriting a URI they were given.
-  if (!o.login.empty()) parsed->login = o.login;
-  if (!o.passcode.empty()) parsed->passcode = o.passcode;
+  cli::apply_credentials({o.login, o.passcode}, *parsed);
   return parsed;
+}
+
+failover::connect_options plain_connect_options(const failover::failover_options& uri,
+                                                std::chrono::milliseconds timeout) {
+  failover::connect_options c;
+  c.login = uri.login;
+  c.passcode = uri.passcode;
+  c.vhost = uri.vhost;
+  c.timeout = timeout;
+  return c;
+}
+
+result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri) {
+  std::vector<failover::endpoint> out;
+  for (const auto& e : uri.endpoints)
+    if (!e.tls) out.push_back(e);
+  if (out.empty())
+    return error{failover::errc::invalid_uri,
+                 fmt::format("'{}' has no stomp:// endpoint (connections, probe and stream --receipts last "
+                             "speak plain STOMP)",
+                             effective_uri(o))};
+  return out;
 }
 
 error receipt_window::acquire(std::chrono::milliseconds timeout) {
@@ -68,7 +91,7 @@ void switchover_log::on_event(const std::string& who, const failover::event& e) 
       break;
     case event_kind::resumed:
       if (e.first) break;
-      ++reconnects_;
+      reconnects_.fetch_add(1, std::memory_order_release);
       longest_outage_ = std::max(longest_outage_, e.outage);
       if (print_)
         std::fprintf(stderr,
@@ -107,6 +130,11 @@ void switchover_log::add_gap(clock::duration d) {
   longest_gap_ = std::max(longest_gap_, d);
 }
 
+void switchover_log::note_receipt_after_reconnect(std::chrono::system_clock::time_point when) {
+  std::lock_guard lock(mutex_);
+  if (!first_receipt_after_reconnect_ || when < *first_receipt_after_reconnect_) first_receipt_after_reconnect_ = when;
+}
+
 void switchover_log::add_stale_acks(std::uint64_t n) {
   std::lock_guard lock(mutex_);
   stale_acks_refused_ += n;
@@ -114,7 +142,7 @@ void switchover_log::add_stale_acks(std::uint64_t n) {
 
 void switchover_log::add_to(report& r, const std::string& gap_of) const {
   std::lock_guard lock(mutex_);
-  r.extra.emplace_back("reconnects", std::to_string(reconnects_));
+  r.extra.emplace_back("reconnects", std::to_string(reconnects_.load()));
   r.extra.emplace_back("interruptions", std::to_string(interruptions_));
   r.extra.emplace_back("failed_attempts", std::to_string(totals_.failed_attempts));
   r.extra.emplace_back("longest_outage_ms", std::to_string(longest_outage_.count()));
@@ -126,6 +154,10 @@ void switchover_log::add_to(report& r, const std::string& gap_of) const {
   if (closed_unexpectedly_) r.extra.emplace_back("closed_unexpectedly", std::to_string(closed_unexpectedly_));
   r.extra.emplace_back("longest_gap_ms", fmt::format("{:.3f}", ms(longest_gap_)));
   r.extra.emplace_back("gap_between", gap_of);
+  if (first_receipt_after_reconnect_) {
+    const auto at = std::chrono::duration<double, std::milli>(first_receipt_after_reconnect_->time_since_epoch());
+    r.extra.emplace_back("first_receipt_after_reconnect_unix_ms", fmt::format("{:.3f}", at.count()));
+  }
 }
 
 }  // namespace tandem::bench

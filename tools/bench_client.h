@@ -14,16 +14,19 @@
 // synchronous sends, the client's background thread for send_async() completions (read it only
 // after wait_for_receipts() has returned).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "failover/client.h"
+#include "failover/stomp_connection.h"
 #include "tools/bench_stats.h"
 #include "tools/bench_workloads.h"
 
@@ -33,6 +36,13 @@ namespace tandem::bench {
 std::string effective_uri(const options& o);
 // Parsed options of effective_uri(), with --login/--passcode applied when given.
 result<failover::failover_options> client_options(const options& o);
+
+// For the workloads on plain STOMP (failover::stomp_connection: connections, probe, stream
+// --receipts last): the CONNECT options the URI gives (no client-id: it names one connection),
+// and the URI's stomp:// endpoints in order (TLS ones are skipped; none is an error naming the URI).
+failover::connect_options plain_connect_options(const failover::failover_options& uri,
+                                                std::chrono::milliseconds timeout);
+result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri);
 
 // The longest time between two consecutive tick()s (the first tick only starts the clock).
 class gap_clock {
@@ -86,6 +96,13 @@ class switchover_log {
   // Adds a client's statistics; call before closing it (stats() needs its background thread).
   void collect(failover::client& c);
   void add_gap(clock::duration d);
+  // Reconnects so far (resumed events after a client's first connection), readable from any
+  // thread without the lock: a producer compares it before and after a send.
+  std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_acquire); }
+  // A producer got its first receipt after a reconnect at `when`; the earliest one is reported
+  // as first_receipt_after_reconnect_unix_ms (with a fault injected at a known time: fault ->
+  // first receipt from the node that took over).
+  void note_receipt_after_reconnect(std::chrono::system_clock::time_point when);
   // ACKs the client refused at once (errc::stale_message: the message came on a lost
   // connection); the library's own counter only sees those it found stale itself.
   void add_stale_acks(std::uint64_t n);
@@ -101,11 +118,12 @@ class switchover_log {
   mutable std::mutex mutex_;
   failover::statistics totals_;
   std::uint64_t interruptions_ = 0;
-  std::uint64_t reconnects_ = 0;  // resumed events after the first connection
+  std::atomic<std::uint64_t> reconnects_{0};  // resumed events after the first connection
   std::uint64_t closed_unexpectedly_ = 0;
   std::uint64_t stale_acks_refused_ = 0;
   std::chrono::milliseconds longest_outage_{0};
   clock::duration longest_gap_{0};
+  std::optional<std::chrono::system_clock::time_point> first_receipt_after_reconnect_;
 };
 
 }  // namespace tandem::bench

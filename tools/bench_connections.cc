@@ -28,27 +28,6 @@ namespace {
 using failover::stomp_connection;
 using std::chrono::milliseconds;
 
-failover::connect_options connect_options(const options& o, const failover::failover_options& uri,
-                                          milliseconds timeout) {
-  failover::connect_options c;
-  c.login = uri.login;
-  c.passcode = uri.passcode;
-  c.vhost = uri.vhost;  // no client-id: it names one connection, and these are many
-  c.timeout = timeout;
-  return c;
-}
-
-// The URI's endpoints that stomp_connection can reach (plain TCP), or an error naming the URI.
-result<std::vector<failover::endpoint>> plain_endpoints(const options& o, const failover::failover_options& uri) {
-  std::vector<failover::endpoint> out;
-  for (const auto& e : uri.endpoints)
-    if (!e.tls) out.push_back(e);
-  if (out.empty())
-    return error{failover::errc::invalid_uri,
-                 fmt::format("'{}' has no stomp:// endpoint (connections and probe speak plain STOMP)", effective_uri(o))};
-  return out;
-}
-
 // Fan-out bodies start with the send time (steady clock, same process) as 16 hex digits, so a
 // subscriber can measure send-to-delivery latency without clock agreement across hosts.
 constexpr std::size_t stamp_digits = 16;
@@ -180,7 +159,7 @@ result<report> run_connections(const options& o) {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   const milliseconds timeout(o.timeout_ms);
-  const auto copts = connect_options(o, *uri, timeout);
+  const auto copts = plain_connect_options(*uri, timeout);
   asio::io_context io;
   std::vector<std::unique_ptr<stomp_connection>> connections;
   connections.reserve(count);
@@ -249,7 +228,7 @@ result<report> run_probe(const options& o) {
       ++attempts;
       stomp_connection c;
       const auto left = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - clock::now()));
-      last = c.connect(ep.host, ep.port, connect_options(o, *uri, std::min(left, milliseconds(2000))));
+      last = c.connect(ep.host, ep.port, plain_connect_options(*uri, std::min(left, milliseconds(2000))));
       if (!last) last = c.disconnect(std::min(left, milliseconds(2000)));
       if (!last) {
         report r;

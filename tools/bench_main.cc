@@ -11,7 +11,7 @@
 // Workloads (the project's performance targets):
 //   latency|single  one producer, persistent messages, waits for each receipt       (a)
 //   producers       --producers N of the same, one connection and thread each       (b)
-//   stream          --count messages pipelined, the last with a receipt              (c)
+//   stream          --count messages pipelined, a receipt each (or --receipts last)  (c)
 //   fill            the same, to fill a queue for drain                              (c)
 //   drain           one client-individual consumer acking each message               (d)
 //   fanout          1 producer, --subscribers N topic subscribers
@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   bool progress = false;
   bool quiet = false;
   bool non_persistent = false;
+  std::string receipts = "each";
 
   CLI::App app{"tandem-bench: STOMP throughput and latency against a Tandem broker"};
   app.require_subcommand(1);
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host, "broker host (without --uri)")->capture_default_str();
   app.add_option("--port", o.port, "broker STOMP port (without --uri)")->capture_default_str();
   app.add_option("--login", o.login, "STOMP login");
-  app.add_option("--passcode", o.passcode, "STOMP passcode");
+  app.add_option("--passcode", o.passcode, "STOMP passcode (or the environment variable TANDEM_PASSCODE)");
 
   auto common = [&](CLI::App* sub) {
     sub->add_option("--count", o.count, "messages (total across producers) or connections; default per workload");
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
     sub->add_option("--prefetch", o.prefetch, "drain: activemq.prefetchSize (default: broker's)");
     sub->add_option("--window", o.window,
                     "stream/fill/fanout: at most N sends without a receipt (default 8000 stream, 1000 fanout)");
+    sub->add_option("--receipts", receipts,
+                    "stream/fill: each (default; failover library) or last (plain STOMP, a receipt for the "
+                    "final message only)")
+        ->check(CLI::IsMember({"each", "last"}));
     sub->add_option("--hold", o.hold_s, "connections: seconds to hold them")->capture_default_str();
     sub->add_option("--timeout-ms", o.timeout_ms, "bound for each receipt/message wait")->capture_default_str();
     sub->add_flag("--non-persistent", non_persistent, "send without persistent:true");
@@ -91,13 +96,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   o.persistent = !non_persistent;
+  o.receipt_last_only = receipts == "last";
   o.quiet = quiet;
   o.progress = !quiet && !json && (progress || ::isatty(STDERR_FILENO));
   const std::string name = app.get_subcommands().front()->get_name();
 
   auto run = [&]() -> tandem::result<report> {
     if (name == "latency" || name == "producers") return run_producers(o, name);
-    if (name == "stream" || name == "fill") return run_stream(o, name);
+    if (name == "stream" || name == "fill")
+      return o.receipt_last_only ? run_stream_final_receipt(o, name) : run_stream(o, name);
     if (name == "drain") return run_drain(o);
     if (name == "fanout") return run_fanout(o);
     if (name == "connections") return run_connections(o);

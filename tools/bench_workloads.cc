@@ -97,6 +97,7 @@ result<report> run_producers(const options& o, const std::string& name) {
       for (std::uint64_t i = 0; ok && i < mine && !failure.failed(); ++i) {
         const auto t = clock::now();
         if (deadline && t >= *deadline) break;
+        const auto reconnects = log.reconnects();
         // Blocks until the receipt; during a switchover that includes the reconnect and the
         // re-send (bounded by the URI's `timeout` while disconnected).
         if (auto e = (*c)->send(destination, body, hdrs)) {
@@ -104,6 +105,7 @@ result<report> run_producers(const options& o, const std::string& name) {
           break;
         }
         const auto now = clock::now();
+        if (log.reconnects() != reconnects) log.note_receipt_after_reconnect(std::chrono::system_clock::now());
         samples[p].add(now - t);
         gaps.tick();
         progress.add();

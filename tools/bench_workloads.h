@@ -6,8 +6,9 @@
 // latency, producers, stream, fill, drain and fanout go through the failover library
 // (failover::client, one per producer/consumer: tools/bench_client.h), so they run unchanged
 // against a pair with a failover URI and report what happened during switchovers.
-// connections and probe speak plain STOMP with failover::stomp_connection: 10,000 idle sockets
-// must not cost 10,000 threads, and a restart probe must not wait for a reconnect backoff.
+// connections, probe and stream --receipts last speak plain STOMP with failover::stomp_connection:
+// 10,000 idle sockets must not cost 10,000 threads, a restart probe must not wait for a reconnect
+// backoff, and a stream with one final receipt cannot be replayed after a failover.
 
 #include <cstdint>
 #include <string>
@@ -34,6 +35,7 @@ struct options {
   int prefetch = 0;            // activemq.prefetchSize on SUBSCRIBE; 0: broker default
   std::uint64_t window = 0;    // stream/fill/fanout: at most this many sends without a receipt
                                // (0: the workload's default, 8000 for stream/fill, 1000 for fanout)
+  bool receipt_last_only = false;  // stream/fill --receipts last: plain STOMP, one receipt at the end
   double hold_s = 10;          // connections: how long to hold them open
   int timeout_ms = 30000;      // per receipt / message wait
   bool progress = false;
@@ -44,6 +46,10 @@ struct options {
 result<report> run_producers(const options& o, const std::string& name);
 // (c): all messages pipelined, the last with a receipt; time until that receipt.
 result<report> run_stream(const options& o, const std::string& name);
+// (c) as the STOMP spec allows it: every message sent without a receipt but the last, whose
+// receipt is awaited, on one plain stomp_connection (no failover library: it needs a receipt for
+// every send to know what to re-send). The first endpoint of the URI that accepts is used.
+result<report> run_stream_final_receipt(const options& o, const std::string& name);
 // (d): one client-individual consumer acking every message until `count` are received.
 result<report> run_drain(const options& o);
 // 1 producer, `subscribers` topic subscribers; delivered messages per second.

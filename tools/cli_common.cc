@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -31,6 +32,15 @@ result<std::pair<std::string, std::string>> parse_header_arg(std::string_view ar
     return error{std::make_error_code(std::errc::invalid_argument),
                  fmt::format("--header '{}': expected KEY=VALUE", arg)};
   return std::pair{std::string(arg.substr(0, eq)), std::string(arg.substr(eq + 1))};
+}
+
+void apply_credentials(const credentials& c, failover::failover_options& o) {
+  if (!c.login.empty()) o.login = c.login;
+  if (!c.passcode.empty()) {
+    o.passcode = c.passcode;
+  } else if (const char* env = std::getenv(passcode_env); env && *env) {
+    o.passcode = env;
+  }
 }
 
 std::string plural(std::uint64_t n, std::string_view singular, std::string_view plural_form) {

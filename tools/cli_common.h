@@ -74,6 +74,16 @@ std::unique_ptr<failover::client> open_client(std::string_view program, std::str
                                               const std::function<error(failover::failover_options&)>& adjust,
                                               int& code, trace_log* trace = nullptr);
 
+// STOMP credentials given on the command line (--login, --passcode). They win over the URI's
+// login/passcode options; without --passcode the environment variable TANDEM_PASSCODE is used
+// when set, so a passcode need not appear in the process list or the shell history.
+struct credentials {
+  std::string login;
+  std::string passcode;
+};
+inline constexpr const char* passcode_env = "TANDEM_PASSCODE";
+void apply_credentials(const credentials& c, failover::failover_options& o);
+
 // One stderr line for an interrupted / resumed / closed event.
 std::string describe_event(std::string_view program, const failover::event& e);
 

@@ -2,6 +2,7 @@
 //
 //   tandem-recv URI DESTINATION [--count N] [--timeout MS] [--ack auto|client|client-individual]
 //               [--selector EXPR] [--headers] [--durable NAME --client-id ID] [--prefetch N]
+//               [--login NAME] [--passcode P]   (or TANDEM_PASSCODE in the environment)
 //
 // By default one line per message: its body. With --headers each message is its `key:value`
 // header lines, an empty line, the body, and an empty line between messages. A message is
@@ -38,6 +39,7 @@ struct args {
   bool headers = false;
   std::string durable;
   std::string client_id;
+  cli::credentials credentials;
   std::string id = "tandem-recv";
   long long prefetch = -1;
   long long connect_timeout_ms = -1;
@@ -153,6 +155,9 @@ int main(int argc, char** argv) {
   app.add_option("--id", a.id, "subscription id")->capture_default_str();
   app.add_option("--prefetch", a.prefetch, "activemq.prefetchSize (default: the broker's)");
   app.add_option("--connect-timeout", a.connect_timeout_ms, "give up connecting after MS ms (-1: as the URI says)");
+  app.add_option("--login", a.credentials.login, "STOMP login (instead of login= on the URI)");
+  app.add_option("--passcode", a.credentials.passcode,
+                 "STOMP passcode (instead of passcode= on the URI; or the environment variable TANDEM_PASSCODE)");
   app.add_flag("--quiet,-q", a.quiet, "no summary line");
   app.add_option("--trace", a.trace, "write a timed line per message and per connection event to FILE");
   try {
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
   int code = cli::exit_ok;
   auto adjust = [&](failover::failover_options& o) -> error {
     if (!a.client_id.empty()) o.client_id = a.client_id;
+    cli::apply_credentials(a.credentials, o);
     if (!a.durable.empty() && o.client_id.empty())
       return error{std::make_error_code(std::errc::invalid_argument),
                    "--durable needs a client id (--client-id ID or clientId=ID on the URI)"};

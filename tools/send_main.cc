@@ -2,6 +2,7 @@
 //
 //   tandem-send URI DESTINATION [BODY] [--file F] [--count N] [--rate R] [--persistent]
 //               [--header K=V]... [--no-receipt] [--number] [--transaction-batch K]
+//               [--login NAME] [--passcode P]   (or TANDEM_PASSCODE in the environment)
 //
 // URI is any form failover/uri.h accepts (stomp://, stomp+ssl://, failover:(...)). The body is
 // BODY, else the contents of --file, else stdin. By default each send waits for its RECEIPT
@@ -52,6 +53,7 @@ struct args {
   std::uint64_t window = 1000;
   long long connect_timeout_ms = -1;
   bool quiet = false;
+  cli::credentials credentials;
   std::string trace;
 };
 
@@ -237,6 +239,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--connect-timeout", a.connect_timeout_ms, "give up connecting after MS ms (-1: as the URI says)");
+  app.add_option("--login", a.credentials.login, "STOMP login (instead of login= on the URI)");
+  app.add_option("--passcode", a.credentials.passcode,
+                 "STOMP passcode (instead of passcode= on the URI; or the environment variable TANDEM_PASSCODE)");
   app.add_flag("--quiet,-q", a.quiet, "no summary line");
   app.add_option("--trace", a.trace, "write a timed line per receipt and per connection event to FILE");
   try {
@@ -272,7 +277,11 @@ int main(int argc, char** argv) {
     trace = std::move(*t);
   }
   int code = cli::exit_ok;
-  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), {}, code, trace.get());
+  auto credentials = [&](failover::failover_options& o) -> error {
+    cli::apply_credentials(a.credentials, o);
+    return {};
+  };
+  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), credentials, code, trace.get());
   if (!client) return code;
   // Only now: while connecting, SIGINT/SIGTERM end the program at once (the default action).
   cli::install_stop_signals();

@@ -32,12 +32,18 @@ def failover_uri(ports, query=""):
     return f"failover:({inner})" + (f"?{query}" if query else "")
 
 
-def run(tool, *args, input=None, timeout=RUN_TIMEOUT):
+def environment(extra):
+    """The test's environment plus `extra` (e.g. {"TANDEM_PASSCODE": ...}); None when empty."""
+    return {**os.environ, **extra} if extra else None
+
+
+def run(tool, *args, input=None, timeout=RUN_TIMEOUT, env=None):
     """Runs tandem-send / tandem-recv to the end (bounded); returns the CompletedProcess with
-    text stdout and stderr. A run that outlives `timeout` is killed and fails the test."""
+    text stdout and stderr. A run that outlives `timeout` is killed and fails the test. `env`:
+    variables added to the environment."""
     try:
         return subprocess.run([binary(tool), *map(str, args)], input=input, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, env=environment(env))
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"{tool} {' '.join(map(str, args))} still running after {timeout}s\n"
                              f"stderr: {e.stderr}") from None
@@ -61,14 +67,14 @@ class Background:
     """A tool running in the background with stdout/stderr in files (so a long run cannot
     fill a pipe). Stopped by PID at close()."""
 
-    def __init__(self, workdir, name, tool, *args):
+    def __init__(self, workdir, name, tool, *args, env=None):
         self.out_path = os.path.join(str(workdir), f"{name}.out")
         self.err_path = os.path.join(str(workdir), f"{name}.err")
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen([binary(tool), *map(str, args)], stdout=self._out,
                                      stderr=self._err, stdin=subprocess.DEVNULL,
-                                     preexec_fn=th._die_with_parent)
+                                     preexec_fn=th._die_with_parent, env=environment(env))
 
     def running(self):
         return self.proc.poll() is None

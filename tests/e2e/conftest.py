@@ -2,7 +2,8 @@
 
 - `broker`: a running tandem-broker with the default test config.
 - `start_broker(**overrides)`: starts one with config overrides, e.g.
-  `start_broker(delivery={"max_redeliveries": 2})`.
+  `start_broker(delivery={"max_redeliveries": 2})`; `start_broker(http=True)` also serves the
+  admin API on `broker.http_port` (`broker.api()` is a client of it).
 - `clients`: `clients.new(broker, version="1.1", ...)` returns a connected stomp.py Client that is
   closed at teardown.
 - Every test is bounded by a watchdog (default 90 s, `@pytest.mark.limit(seconds)` to change):
@@ -70,10 +71,10 @@ def _failed(request):
 def start_broker(tmp_path, request):
     started = []
 
-    def start(**overrides):
+    def start(http=False, **overrides):
         workdir = tmp_path / f"broker-{len(started) + 1}"
         workdir.mkdir()
-        b = th.Broker(workdir, overrides)
+        b = th.Broker(workdir, overrides, http=http)
         started.append(b)
         b.start()
         return b

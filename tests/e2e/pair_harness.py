@@ -6,6 +6,7 @@ waits for its HTTP listener instead of its STOMP port: a standby opens no STOMP 
 Every wait is bounded polling on a condition; processes are stopped by PID only.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -20,11 +21,20 @@ FAST_HA = {"lease_ttl_ms": 1500, "renew_interval_ms": 100, "safety_margin_ms": 3
            "poll_interval_ms": 50}
 
 
-def http_get(port, path, timeout=2.0):
+def _auth_headers(auth):
+    """HTTP Basic for (user, password), or nothing. Nodes with security.users need it for the
+    status and switchover routes (broker/ADMIN_API.md)."""
+    if not auth:
+        return {}
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def http_get(port, path, timeout=2.0, auth=None):
     """(status, body text) or (None, error) when the node does not answer."""
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("GET", path)
+        c.request("GET", path, headers=_auth_headers(auth))
         r = c.getresponse()
         body = r.read().decode("utf-8", errors="replace")
         c.close()
@@ -33,10 +43,10 @@ def http_get(port, path, timeout=2.0):
         return None, str(e)
 
 
-def http_post(port, path, timeout=2.0):
+def http_post(port, path, timeout=2.0, auth=None):
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("POST", path, body=b"", headers={"Content-Length": "0"})
+        c.request("POST", path, body=b"", headers={"Content-Length": "0", **_auth_headers(auth)})
         r = c.getresponse()
         body = r.read().decode("utf-8", errors="replace")
         c.close()
@@ -70,9 +80,11 @@ class Node(th.Broker):
     """One node of the pair. `storage` is {"path": dir} or {"url": "nfs://..."}."""
 
     def __init__(self, workdir, name, storage, ha=None, extra=None, binary=None, ports=None,
-                 tls=None, ssl_port=None):
+                 tls=None, ssl_port=None, http_auth=None):
         """`tls`: the node's tls section ({"cert_file": ..., "key_file": ...}); with it the node
-        also serves STOMP over TLS on `ssl_port` (self.ssl_port)."""
+        also serves STOMP over TLS on `ssl_port` (self.ssl_port). `http_auth`: (user, password)
+        for its HTTP routes, when `extra` configures security.users."""
+        self.http_auth = http_auth
         stomp_port, self.http_port, self.ha_port = ports or distinct_free_ports(3)
         self._binary = binary
         overrides = {
@@ -121,7 +133,7 @@ class Node(th.Broker):
 
     # ----- state -----
     def status(self):
-        code, body = http_get(self.http_port, "/api/v1/status")
+        code, body = http_get(self.http_port, "/api/v1/status", auth=self.http_auth)
         if code != 200:
             return None
         return json.loads(body)
@@ -131,7 +143,7 @@ class Node(th.Broker):
         return s.get("role") if s else None
 
     def readyz(self):
-        return http_get(self.http_port, "/readyz")
+        return http_get(self.http_port, "/readyz", auth=self.http_auth)
 
     def stomp_open(self):
         return port_open(self.port)
@@ -167,9 +179,10 @@ class Node(th.Broker):
 
 class Pair:
     """Two nodes on one storage. `storage` defaults to a shared directory under `workdir`.
-    `tls` (a tls config section) makes both nodes serve STOMP over TLS too (Node.ssl_port)."""
+    `tls` (a tls config section) makes both nodes serve STOMP over TLS too (Node.ssl_port).
+    `http_auth` (user, password) is sent with the harness's HTTP requests (status, switchover)."""
 
-    def __init__(self, workdir, storage=None, ha=None, extra=None, binary=None, tls=None):
+    def __init__(self, workdir, storage=None, ha=None, extra=None, binary=None, tls=None, http_auth=None):
         workdir = str(workdir)
         if storage is None:
             shared = os.path.join(workdir, "shared")
@@ -182,7 +195,8 @@ class Pair:
             d = os.path.join(workdir, f"node-{i}")
             os.makedirs(d, exist_ok=True)
             self.nodes.append(Node(d, f"node-{i}", storage, ha, extra, binary,
-                                   ports[3 * (i - 1):3 * i], tls=tls, ssl_port=ports[5 + i]))
+                                   ports[3 * (i - 1):3 * i], tls=tls, ssl_port=ports[5 + i],
+                                   http_auth=http_auth))
 
     def start(self, timeout=th.START_TIMEOUT):
         """Starts both processes at once (neither waits for the other)."""
@@ -266,7 +280,7 @@ def inject_fault(pair, fault, producer=None, timeout=30.0):
     elif fault == "stop":
         old.sigstop()
     else:
-        code, body = http_post(old.http_port, "/api/v1/switchover")
+        code, body = http_post(old.http_port, "/api/v1/switchover", auth=old.http_auth)
         assert code == 202, f"switchover answered {code}: {body}"
     pair.wait_active(timeout, not_node=old)
     takeover_ms = (time.monotonic() - t0) * 1000

@@ -5,11 +5,16 @@ Every wait here is bounded polling on a condition, never a fixed sleep used as s
 Processes are stopped by PID only.
 """
 
+import base64
 import ctypes
+import hashlib
+import http.client
+import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -68,22 +73,66 @@ def _deep_merge(base, overrides):
     return base
 
 
+def _yaml_scalar(item):
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, (int, float)):
+        return str(item)
+    escaped = str(item).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 def to_yaml(value, indent=0):
-    """A tiny YAML writer for nested dicts of scalars (strings are written as quoted scalars)."""
+    """A tiny YAML writer for nested dicts of scalars (strings are written as quoted scalars),
+    lists of scalars (flow style) and lists of dicts (block style, e.g. security.users)."""
     lines = []
     pad = "  " * indent
     for key, item in value.items():
         if isinstance(item, dict):
             lines.append(f"{pad}{key}:")
             lines.append(to_yaml(item, indent + 1))
-        elif isinstance(item, bool):
-            lines.append(f"{pad}{key}: {'true' if item else 'false'}")
-        elif isinstance(item, (int, float)):
-            lines.append(f"{pad}{key}: {item}")
+        elif isinstance(item, (list, tuple)) and any(isinstance(x, dict) for x in item):
+            lines.append(f"{pad}{key}:")
+            for x in item:
+                body = to_yaml(x, indent + 2).split("\n")
+                lines.append(f"{pad}  - {body[0].lstrip()}")
+                lines.extend(body[1:])
+        elif isinstance(item, (list, tuple)):
+            lines.append(f"{pad}{key}: [{', '.join(_yaml_scalar(x) for x in item)}]")
         else:
-            escaped = str(item).replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{pad}{key}: "{escaped}"')
+            lines.append(f"{pad}{key}: {_yaml_scalar(item)}")
     return "\n".join(lines)
+
+
+# --- security.users (auth/password.h, broker/ADMIN_API.md) -----------------------------------
+
+# The least the broker accepts; a quick hash keeps tests fast. The login storm test uses the
+# default (100,000) to exercise the real cost.
+TEST_HASH_ITERATIONS = 10000
+
+
+def hash_password(password, iterations=TEST_HASH_ITERATIONS):
+    """A `password_hash` for security.users: pbkdf2-sha256$ITERATIONS$SALT$HASH with a random
+    16-byte salt, standard base64 (the format `tandem-ctl hash-password` prints)."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return (f"pbkdf2-sha256${iterations}${base64.b64encode(salt).decode()}$"
+            f"{base64.b64encode(digest).decode()}")
+
+
+def user(name, password, role=None, read=(), write=(), iterations=TEST_HASH_ITERATIONS):
+    """One entry of security.users."""
+    u = {"name": name, "password_hash": hash_password(password, iterations)}
+    if role:
+        u["role"] = role
+    if read or write:
+        u["permissions"] = {"read": list(read), "write": list(write)}
+    return u
+
+
+def security(*users, enabled=True):
+    """A `security` config section: start_broker(security=th.security(th.user(...), ...))."""
+    return {"enabled": enabled, "users": list(users)}
 
 
 def _die_with_parent():
@@ -103,7 +152,8 @@ class Broker:
     that forked it); kill9() may be called from any thread.
     """
 
-    def __init__(self, workdir, overrides=None, name="e2e"):
+    def __init__(self, workdir, overrides=None, name="e2e", http=False):
+        """`http`: also serve HTTP (the admin API, /metrics) on a free port, self.http_port."""
         self.workdir = str(workdir)
         self.storage_dir = os.path.join(self.workdir, "storage")
         os.makedirs(self.storage_dir, exist_ok=True)
@@ -116,6 +166,9 @@ class Broker:
             # once (it holds the port the lease record names) instead of waiting the ttl.
             "listeners": {"stomp": f"{self.host}:{self.port}", "ha": f"{self.host}:{free_port()}"},
         }
+        if http:
+            self.http_port = free_port()
+            cfg["listeners"]["http"] = f"{self.host}:{self.http_port}"
         _deep_merge(cfg, overrides or {})
         self.config = cfg
         self.config_path = os.path.join(self.workdir, "broker.yaml")
@@ -251,6 +304,10 @@ class Broker:
 
     def raw(self, timeout=DEFAULT_TIMEOUT):
         return RawClient(self.host_and_port, timeout=timeout)
+
+    def api(self, **kwargs):
+        """An Api client for this broker's HTTP listener (see Api)."""
+        return Api(self.http_port, **kwargs)
 
 
 _ACTIVEMQ_XML = """<beans xmlns="http://www.springframework.org/schema/beans"
@@ -397,7 +454,7 @@ class Client:
     CLASSES = {"1.0": stomp.Connection10, "1.1": stomp.Connection11, "1.2": stomp.Connection12}
 
     def __init__(self, broker, version="1.1", client_id=None, heartbeats=(0, 0),
-                 auto_decode=True, headers=None):
+                 auto_decode=True, headers=None, login=None, passcode=None):
         self.version = version
         cls = self.CLASSES[version]
         kwargs = dict(reconnect_attempts_max=1, auto_decode=auto_decode)
@@ -409,6 +466,10 @@ class Client:
         self.connect_headers = dict(headers or {})
         if client_id:
             self.connect_headers["client-id"] = client_id
+        if login is not None:
+            self.connect_headers["login"] = login
+        if passcode is not None:
+            self.connect_headers["passcode"] = passcode
 
     def connect(self, timeout=DEFAULT_TIMEOUT):
         self.conn.connect(wait=False, headers=dict(self.connect_headers))
@@ -688,6 +749,110 @@ class RawClient:
         h += list((headers or {}).items())
         self.send_frame(command, h)
         return self.read_frame(timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin API (broker/ADMIN_API.md)
+
+
+class ApiResponse:
+    def __init__(self, status, headers, text):
+        self.status = status
+        self.headers = headers  # {lower-case name: value}
+        self.text = text
+
+    @property
+    def json(self):
+        return json.loads(self.text)
+
+    def __repr__(self):
+        return f"ApiResponse({self.status}, {self.text[:300]!r})"
+
+
+class Api:
+    """An HTTP client of one node's admin API: JSON in and out, HTTP Basic credentials or the
+    console's session cookie, plain HTTP or HTTPS (verified against `ca_file`).
+
+    `console=True` sends `X-Tandem-Request: 1` as the console does."""
+
+    def __init__(self, port, host="127.0.0.1", user=None, password=None, https=False, ca_file=None,
+                 console=False, timeout=10.0):
+        self.host, self.port, self.https, self.timeout = host, port, https, timeout
+        self.user, self.password = user, password
+        self.ca_file = ca_file
+        self.console = console
+        self.cookie = None
+
+    def _connection(self):
+        if self.https:
+            ctx = ssl.create_default_context(cafile=self.ca_file)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=ctx)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def request(self, method, path, body=None, headers=None):
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        if method in ("POST", "PUT", "DELETE"):
+            h.setdefault("Content-Length", str(len(data.encode() if isinstance(data, str) else data or b"")))
+        if self.user is not None:
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            h.setdefault("Authorization", f"Basic {token}")
+        if self.cookie:
+            h.setdefault("Cookie", self.cookie)
+        if self.console:
+            h.setdefault("X-Tandem-Request", "1")
+        c = self._connection()
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            text = r.read().decode("utf-8", errors="replace")
+            return ApiResponse(r.status, {k.lower(): v for k, v in r.getheaders()}, text)
+        finally:
+            c.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body if body is not None else b"", **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def ok(self, method, path, body=None, status=200):
+        """The JSON of a request that must answer `status`."""
+        r = self.request(method, path, body)
+        assert r.status == status, f"{method} {path} answered {r.status}, expected {status}: {r.text}"
+        return r.json
+
+    def login(self, user, password):
+        """POST /api/v1/login; keeps the session cookie for later requests."""
+        r = self.post("/api/v1/login", {"user": user, "password": password})
+        if r.status == 200 and "set-cookie" in r.headers:
+            self.cookie = r.headers["set-cookie"].split(";", 1)[0]
+        return r
+
+    def metrics(self):
+        """GET /metrics parsed by prometheus_client's own parser: {family name: Metric}."""
+        from prometheus_client.parser import text_string_to_metric_families
+        r = self.get("/metrics")
+        assert r.status == 200, f"/metrics answered {r.status}: {r.text}"
+        assert r.headers.get("content-type", "").startswith("text/plain; version=0.0.4")
+        return {f.name: f for f in text_string_to_metric_families(r.text)}
+
+
+def sample_value(families, name, labels=None):
+    """The value of the sample `name` (with exactly `labels`) in parsed /metrics, or None.
+    Looks in every family: a counter's samples keep their _total, a histogram's their
+    _bucket/_sum/_count, while the family names drop them."""
+    for fam in families.values():
+        for s in fam.samples:
+            if s.name == name and s.labels == (labels or {}):
+                return s.value
+    return None
 
 
 def drain_queue(broker, clients, destination, expect_at_least=0, timeout=30):

@@ -53,8 +53,9 @@ def test_readyz_and_status_follow_the_roles_through_a_takeover(start_pair):
                   what="the standby to see the active's lease")
     assert s_act["lease"]["holder"] == active.name
 
-    # A switchover asked of the standby is refused; the roles do not change.
-    assert ph.http_post(standby.http_port, "/api/v1/switchover")[0] == 409
+    # A switchover asked of the standby is refused (503 naming the active); the roles do not change.
+    code, body = ph.http_post(standby.http_port, "/api/v1/switchover")
+    assert code == 503 and json.loads(body)["active_node"] == active.name
 
     active.kill9()
     new = pair.wait_active(not_node=active)

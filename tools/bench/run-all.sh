@@ -60,19 +60,20 @@ after_rss_kb="$(ps -o rss= -p "$broker_pid" | tr -d ' ')"
 /usr/bin/python3 - "$results" "$idle_rss_kb" "$after_rss_kb" <<'EOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-targets = {"latency": ("(a)", 5000, 3800), "producers": ("(b)", 30000, 4500),
-           "stream": ("(c)", 80000, 24000), "drain": ("(d)", 60000, 21500), "fanout": ("", None, None)}
-print(f"{'workload':<14}{'messages':>10}{'seconds':>9}{'msgs/s':>10}{'target':>9}{'ActiveMQ':>10}"
+# ActiveMQ on the same machine: tools/bench/compare-activemq.sh.
+targets = {"latency": ("(a)", 5000), "producers": ("(b)", 30000),
+           "stream": ("(c)", 80000), "drain": ("(d)", 60000), "fanout": ("", None)}
+print(f"{'workload':<14}{'messages':>10}{'seconds':>9}{'msgs/s':>10}{'target':>9}"
       f"{'median ms':>11}{'p99 ms':>9}{'p99.9 ms':>10}{'max ms':>9}")
 for r in rows:
     if r["workload"] == "connections":
         continue
-    tag, target, amq = targets.get(r["workload"], ("", None, None))
+    tag, target = targets.get(r["workload"], ("", None))
     lat = r.get("latency_ms", {})
     fmt = lambda v: f"{v:.3f}" if v is not None else "-"
     name = f"{tag} {r['workload']}".strip()
     print(f"{name:<14}{r['messages']:>10}{r['seconds']:>9.2f}{r['msgs_per_s']:>10.0f}"
-          f"{target if target else '-':>9}{amq if amq else '-':>10}"
+          f"{target if target else '-':>9}"
           f"{fmt(lat.get('median')):>11}{fmt(lat.get('p99')):>9}{fmt(lat.get('p99_9')):>10}{fmt(lat.get('max')):>9}")
 for r in rows:
     if r["workload"] == "connections":

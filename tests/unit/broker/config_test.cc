@@ -1,4 +1,5 @@
 #include "broker/config.h"
+#include "tests/unit/broker/config_test_support.h"
 
 #include <catch2/catch.hpp>
 
@@ -35,16 +36,7 @@ const std::string minimal = lines({
     "  stomp: 127.0.0.1:61613",
 });
 
-// The message of the config_error that parsing `text` throws; fails the test if none.
-std::string error_of(const std::string& text) {
-  try {
-    parse_config(text, "node-1.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  FAIL("expected a config_error for:\n" << text);
-  return {};
-}
+std::string error_of(const std::string& text) { return test::config_error_of(text); }
 
 }  // namespace
 
@@ -127,7 +119,7 @@ TEST_CASE("keys left out take their documented defaults", "[config]") {
 // deploy/local/node-1.yaml says it shows every optional key with its default value; this keeps
 // that true when a default in config.h changes.
 TEST_CASE("the local example config is valid and spells out the defaults", "[config]") {
-  auto repo = std::filesystem::canonical(std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "..");
+  auto repo = std::filesystem::path(TANDEM_SOURCE_DIR);
   // Its tls.* files are made by scripts/run-local.sh under .tandem-local/tls/, relative to the
   // directory the broker starts in: read it from a scratch directory that has stand-ins.
   auto previous = std::filesystem::current_path();
@@ -201,8 +193,8 @@ TEST_CASE("a bad size names the file, line, key and value", "[config]") {
 
 TEST_CASE("an unknown key is refused with the valid ones listed", "[config]") {
   CHECK(error_of(lines({"node:", "  name: node-1", "listners:", "  stomp: 127.0.0.1:61613"})) ==
-        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, ha, limits, "
-        "stomp, delivery, log)");
+        "node-1.yaml:3: listners: unknown key (expected one of: node, storage, listeners, tls, http, ha, limits, "
+        "stomp, delivery, log, security)");
   CHECK(error_of(minimal + "storage:\n") == "node-1.yaml:7: storage: duplicate key (first given on line 3)");
   CHECK(error_of(lines({"node:", "  name: node-1", "  zone: a"})) ==
         "node-1.yaml:3: node.zone: unknown key (expected one of: name)");

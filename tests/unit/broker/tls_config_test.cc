@@ -10,6 +10,7 @@
 #include <string>
 
 #include "broker/config.h"
+#include "tests/unit/broker/config_test_support.h"
 #include "broker/tls_context.h"
 
 using namespace tandem::broker;
@@ -48,15 +49,7 @@ std::string config_with(const std::string& listeners_extra, const std::string& r
          "listeners:\n  stomp: 127.0.0.1:61613\n" + listeners_extra + rest;
 }
 
-std::string error_of(const std::string& text) {
-  try {
-    parse_config(text, "node-1.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  FAIL("expected a config_error for:\n" << text);
-  return {};
-}
+std::string error_of(const std::string& text) { return test::config_error_of(text); }
 
 // Any PEM-looking text OpenSSL will not take as a certificate or a key.
 const char* not_a_certificate = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
@@ -100,7 +93,7 @@ TEST_CASE("tls keys without the TLS listener are refused", "[config][tls]") {
   temp_dir d;
   auto cert = d.file("server.pem", "x");
   CHECK(error_of(config_with("", "tls:\n  cert_file: " + cert + "\n")) ==
-        "node-1.yaml:8: tls.cert_file: is set but listeners.stomp_ssl is not: no listener would use it");
+        "node-1.yaml:8: tls.cert_file: is set but neither listeners.stomp_ssl nor listeners.https is: no listener would use it");
 }
 
 TEST_CASE("a missing certificate, key or CA file is named with the reason", "[config][tls]") {

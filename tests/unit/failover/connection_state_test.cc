@@ -445,6 +445,44 @@ TEST_CASE("an ERROR refusing one send fails that send; the others are resent", "
   CHECK(bad.times() == 1);
 }
 
+TEST_CASE("a permission refusal is final even when the destination's name says 'in doubt'", "[connection]") {
+  harness h;
+  auto& a = h.start_connected();
+  auto bad = h.send("/queue/in doubt", "x");
+  a.reply("ERROR", {{"receipt-id", std::string(a.frames("SEND").at(0).get("receipt"))},
+                    {"message", "user 'app' may not write to /queue/in doubt"}});
+  h.loop->run_pending();
+  CHECK(bad.code() == errc::broker_error);
+  CHECK_THAT(bad.message(), Contains("may not write to /queue/in doubt"));
+  auto& b = h.net->last();
+  b.reply_connected();
+  h.loop->run_pending();
+  CHECK(b.frames("SEND").empty());  // not re-sent: the broker would refuse it again, forever
+  CHECK(bad.times() == 1);
+}
+
+TEST_CASE("a refused SUBSCRIBE fails that subscription and it is not restored after a failover", "[connection]") {
+  harness h;
+  auto& a = h.start_connected();
+  auto refused = h.subscribe({.id = "s1", .destination = "/queue/payments", .ack = "auto", .extra = {}});
+  auto kept = h.subscribe({.id = "s2", .destination = "/queue/orders", .ack = "auto", .extra = {}});
+  const auto subs = a.frames("SUBSCRIBE");
+  REQUIRE(subs.size() == 2);
+  a.reply("RECEIPT", {{"receipt-id", std::string(subs[1].get("receipt"))}});
+  a.reply("ERROR", {{"receipt-id", std::string(subs[0].get("receipt"))},
+                    {"message", "user 'app' may not read from /queue/payments"}});
+  h.loop->run_pending();
+  CHECK(refused.code() == errc::broker_error);
+  CHECK_THAT(refused.message(), Contains("may not read from /queue/payments"));
+  CHECK(kept.ok());
+  auto& b = h.net->last();
+  b.reply_connected();
+  h.loop->run_pending();
+  REQUIRE(b.frames("SUBSCRIBE").size() == 1);
+  CHECK(b.frames("SUBSCRIBE")[0].get("id") == "s2");
+  CHECK(refused.times() == 1);
+}
+
 TEST_CASE("timeout does not apply to a send while connected", "[connection]") {
   harness h(pair_uri + "&timeout=100");
   auto& a = h.start_connected();

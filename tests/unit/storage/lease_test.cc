@@ -57,6 +57,21 @@ TEST_CASE("first contender on an empty directory acquires epoch 1 and writes its
   CHECK(st.my_epoch == epoch_t(1));
 }
 
+TEST_CASE("the standby sees the holder's console address in its record", "[lease]") {
+  lease_fixture f;
+  auto oa = lease_opts("node-a");
+  oa.console_url = "http://10.0.0.5:8161/";
+  lease_node a(f.fs, oa, 100h);
+  lease_node b(f.fs, lease_opts("node-b"), 7h);
+  acquire_first(a);
+  run_nodes({&a, &b}, 1s, [&] { return b.sm.observe().record_valid; });
+  auto st = b.sm.observe();
+  CHECK(st.holder == "node-a");
+  CHECK(st.console == "http://10.0.0.5:8161/");
+  REQUIRE(f.record(1));
+  CHECK(f.record(1)->console == "http://10.0.0.5:8161/");
+}
+
 TEST_CASE("an empty or lagging lease directory never hands out an epoch the journal already used", "[lease]") {
   lease_fixture f;
   auto o = lease_opts("node-a");
