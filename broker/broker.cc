@@ -190,10 +190,17 @@ void broker::journal(storage::batch& b, done_fn done) {
 }
 
 void broker::write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool may_reclaim) {
-  auto ec = store_.write(*b, [this, then](std::error_code ec) {
-    // Past this point the bytes may be on disk or not (an NFS write that timed out can still
-    // land): say so, and say how to resolve it.
-    post([then, ec] {
+  // The completion runs on the journal's writer thread, possibly after this broker was
+  // destroyed (a fenced node abandons its store without waiting for a stuck storage call):
+  // it touches nothing of `this` there, only the event loop and the liveness token.
+  auto ec = store_.write(*b, [&io = io_, alive = std::weak_ptr<int>(alive_), this, then](std::error_code ec) mutable {
+    asio::post(io, [alive, this, then = std::move(then), ec] {
+      if (alive.expired()) return;
+      // Past this point the bytes may be on disk or not (an NFS write that timed out can still
+      // land): say so, and say how to resolve it. A failed journal stops this node serving
+      // first, so the client finds its connection closed and re-sends to the node that takes
+      // over, instead of reaching this one again.
+      if (ec) note_store_failure(ec);
       then(ec ? tandem::error(ec, "journal write failed (" + ec.message() +
                                       "): the outcome is in doubt, the message may or may not be stored; "
                                       "re-send it with the same message-id (PRODUCER:SEQ) and it is stored once")
@@ -205,12 +212,23 @@ void broker::write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool
     // Flow control rather than an error when consumers have freed space: acknowledged
     // messages may have left whole segments dead, and a checkpoint lets the store delete
     // them. Retry once after it; refuse if the store is still full.
-    auto cec = store_.checkpoint([this, b, then](std::error_code) {
-      post([this, b, then] { write_durably(b, then, false); });
+    auto cec = store_.checkpoint([&io = io_, alive = std::weak_ptr<int>(alive_), this, b, then](std::error_code) {
+      asio::post(io, [alive, this, b, then] {
+        if (!alive.expired()) write_durably(b, then, false);
+      });
     });
     if (!cec) return;
   }
+  note_store_failure(ec);
   then(refusal(ec));
+}
+
+void broker::note_store_failure(std::error_code ec) {
+  if (!store_.failed() || !on_store_failure_) return;
+  auto notify = std::move(on_store_failure_);
+  on_store_failure_ = nullptr;
+  auto detail = store_.last_error();
+  notify(detail.code == ec && !detail.message.empty() ? detail : tandem::error(ec, ec.message()));
 }
 
 tandem::error broker::refusal(std::error_code ec) const {

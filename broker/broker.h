@@ -125,6 +125,12 @@ class broker {
   // every write).
   void set_fence(std::function<bool()> valid) { fence_ = std::move(valid); }
   bool may_serve() const { return !fence_ || fence_(); }
+  // Called once, on the event loop, when the store has failed (a journal write or sync error,
+  // e.g. an NFS call that timed out): before the failed operation's `done` runs and before
+  // any write is refused for it, so the node can close its listeners and connections first.
+  // A client then sees its connection closed (and re-sends to the node that takes over)
+  // rather than an ERROR from a node that can no longer store anything.
+  void on_store_failure(std::function<void(const tandem::error&)> f) { on_store_failure_ = std::move(f); }
 
   // --- administration (broker_admin.cc), for the admin API and the metrics ---
   // Every open client connection (sessions register themselves).
@@ -185,6 +191,8 @@ class broker {
   void write_durably(std::shared_ptr<storage::batch> b, done_fn then, bool may_reclaim = true);
   // The store's explanation of why it refused a write (e.g. the store size limit).
   tandem::error refusal(std::error_code ec) const;
+  // Runs the on_store_failure callback once the store has failed.
+  void note_store_failure(std::error_code ec);
   void destroy_container(container& c);
   void housekeeping();
   std::string dead_letter_name(const container& from) const;
@@ -232,6 +240,7 @@ class broker {
   std::int64_t resident_at_last_trim_ = 0;
   resident_durables resident_;  // journaled bodies in memory that may be paged out for room
   std::function<bool()> fence_;
+  std::function<void(const tandem::error&)> on_store_failure_;
   bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

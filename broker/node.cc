@@ -145,6 +145,9 @@ int node::run() {
       [this](std::string reason) { asio::post(io_, [this, reason] { on_lost(reason); }); });
   start_status_timer();
   io_.run();
+  // A release or an abandoned journal may still be waiting for storage (bounded by the storage
+  // calls' timeout).
+  background_.join();
   return exit_code_;
 }
 
@@ -158,10 +161,9 @@ void node::start_status_timer() {
 
 void node::refresh_status() {
   if (store_ && store_->failed() && status().current == role::active) {
-    // The journal writer stopped (I/O error, a storage stall past the call timeout). This
-    // node cannot write any more, and what it was writing is in doubt: give the lease to the
-    // peer, whose recovery decides; this node stands by (and recovers itself if alone).
-    hand_over("the journal failed: " + store_->last_error().describe());
+    // A failure no client operation has run into yet (a checkpoint in the background); the
+    // core reports the others at once (broker::on_store_failure).
+    on_store_failure("the journal failed: " + store_->last_error().describe());
   }
   auto observed = lease_->observe();
   // A standby watches the active's HA link for the fast path.
@@ -218,6 +220,7 @@ void node::activate(storage::epoch_t epoch) {
   store_ = std::move(store.value());
   core_ = std::make_unique<broker>(io_, cfg_, *store_);
   core_->set_fence([l = lease_.get()] { return l->valid_now(); });
+  core_->on_store_failure([this](const tandem::error& e) { on_store_failure("the journal failed: " + e.describe()); });
   core_->recover();
   core_->start();
   stomp_ = std::make_unique<stomp_server>(io_, *core_, stomp_security_);
@@ -251,6 +254,8 @@ void node::activate(storage::epoch_t epoch) {
 void node::deactivate(bool graceful) {
   // Order matters when fencing: the journal stops first, so nothing the sessions do while
   // closing (requeues, acks) can reach the disk of a node that no longer holds the lease.
+  // abandon() returns at once even when the writer is stuck in a storage call, so the
+  // listeners close now, not after the storage call's timeout.
   if (store_ && !graceful) store_->abandon();
   if (core_) core_->stop();  // no dispatch while the sessions close below
   if (stomp_) stomp_->stop();
@@ -260,9 +265,17 @@ void node::deactivate(bool graceful) {
     retired_.connections_accepted += core_->connections().accepted();
   }
   if (store_ && graceful) store_->close();
-  // Handlers already queued may still refer to the core; destroy it after they ran.
-  asio::post(io_, [core = std::shared_ptr<broker>(std::move(core_)), stomp = std::shared_ptr<stomp_server>(std::move(stomp_)),
-                   store = std::shared_ptr<storage::store>(std::move(store_))] {});
+  // Handlers already queued may still refer to the core; destroy it after they ran. The store
+  // outlives the core; an abandoned one is destroyed on the pool, because that joins its
+  // writer thread and closes its files, which may wait for storage that no longer answers.
+  auto core = std::shared_ptr<broker>(std::move(core_));
+  auto stomp = std::shared_ptr<stomp_server>(std::move(stomp_));
+  auto store = std::shared_ptr<storage::store>(std::move(store_));
+  asio::post(io_, [this, graceful, core = std::move(core), stomp = std::move(stomp), store = std::move(store)]() mutable {
+    stomp.reset();
+    core.reset();
+    if (!graceful && store) asio::post(background_, [store = std::move(store)]() mutable { store.reset(); });
+  });
 }
 
 void node::on_lost(const std::string& reason) {
@@ -326,12 +339,29 @@ void node::switchover() {
   set_role(role::standby, epoch, "switched over: released the lease to the peer");
 }
 
-void node::hand_over(const std::string& reason) {
+void node::on_store_failure(const std::string& reason) {
+  if (status().current != role::active) return;
   auto epoch = status().epoch;
   log::error("node", "{}; handing the lease over", reason);
+  // Not active from this moment: the status says so and no client reaches this node again
+  // (it could store nothing; what it was writing is in doubt, and the recovery of whoever
+  // takes over decides).
+  set_role(role::fenced, epoch, reason + "; releasing the lease");
   deactivate(false);
-  if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());
-  set_role(role::standby, epoch, reason + "; released the lease");
+  // The release waits for the lease thread, which may be blocked in a call to the same storage,
+  // and then writes to it: off the event loop. The peer claims at once when the release is
+  // written, or after the ttl when it cannot be.
+  asio::post(background_, [this, epoch, reason] {
+    auto err = lease_->release();
+    asio::post(io_, [this, epoch, reason, err] {
+      auto now = status();
+      if (now.current != role::fenced || now.epoch != epoch) return;  // fenced by the lease meanwhile
+      set_role(role::standby, epoch,
+               reason + (err ? "; the release could not be written (" + err.describe() +
+                                   "): the peer takes over after the lease ttl"
+                             : "; released the lease"));
+    });
+  });
 }
 
 void node::shutdown() {

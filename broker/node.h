@@ -6,8 +6,10 @@
 //   activating won epoch N; recovering the journal
 //   active     STOMP endpoints open (plain, and TLS when listeners.stomp_ssl is set); the
 //              lease is renewed in the background
-//   fenced     lease lost: endpoints closed, connections dropped, journal abandoned without
-//              another write; then back to standby (or exit, ha.exit_on_fence)
+//   fenced     lease lost, or the journal failed: endpoints closed, connections dropped,
+//              journal abandoned without another write (all at once, without waiting for
+//              storage); then back to standby (or exit, ha.exit_on_fence). After a journal
+//              failure the node releases the lease first, so the peer need not wait the ttl.
 // Every transition is logged with the epoch and the reason, and shown in status().
 //
 // Threading: the node's event loop runs on the thread that calls run(); the lease runs its
@@ -15,7 +17,9 @@
 // the HTTP server runs its own threads, reads status() under a mutex and reaches the broker
 // core only through run_on_loop(), which posts to the event loop and waits with a bound; with
 // security.enabled, STOMP passwords are checked on stomp_security's workers, which post the
-// answers here.
+// answers here. Work that waits for storage after a fence (releasing the lease, closing an
+// abandoned journal) runs on a small background pool, never on the event loop; run() waits
+// for it before returning.
 //
 // Safety: while active, nothing is acknowledged or delivered unless the lease is valid by
 // this process's own monotonic clock (broker::may_serve); a SIGSTOPped node that resumes
@@ -24,6 +28,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -121,10 +126,15 @@ class node {
   void on_acquired(storage::epoch_t epoch);  // event loop
   void on_lost(const std::string& reason);   // event loop
   void activate(storage::epoch_t epoch);
+  // Closes the listeners and every connection and stops the core at once. Graceful (switchover,
+  // shutdown): the journal is flushed and closed. Otherwise it is abandoned without another
+  // write, and the store is destroyed on the background pool (that waits for a storage call
+  // in progress), after the event loop has dropped the core and the listeners.
   void deactivate(bool graceful);
   void fence(const std::string& reason);
   void switchover();
-  void hand_over(const std::string& reason);  // journal failed: abandon it, release the lease
+  // The journal failed: stop serving at once, then release the lease off the event loop.
+  void on_store_failure(const std::string& reason);
   void shutdown();
   void set_role(role r, std::uint64_t epoch, const std::string& reason);
   void refresh_status();
@@ -133,6 +143,8 @@ class node {
   const config& cfg_;
   storage::file_system& fs_;
   asio::io_context io_{1};
+  // Declared after io_ so it is destroyed (joined) first; run() also joins it.
+  asio::thread_pool background_{2};
   asio::signal_set signals_;
   asio::steady_timer status_timer_;
   auth::user_directory users_;

@@ -6,23 +6,26 @@ and whether any message was lost or duplicated.
     /usr/bin/python3 deploy/drill.py [--runs 10] [--fault kill|stop|switchover|term]
                                      [--rate 500] [--bin-dir build] [--backlog N]
 
-Each run uses its own producer (message-ids drill-<run>:<n>) and consumer, which know both
-endpoints and fail over by themselves (tests/e2e/failover_stomp.py): the producer re-sends every
-message that had no receipt with the same message-id; the consumer acks each message
-(client-individual) with a receipt. A run: load flows, the fault hits the active, the other node
-takes over, load flows again, the producer stops, every send is receipted, the consumer drains.
+Each run uses its own producer (tandem-send, messages drill-<run>-<n>, each waiting for its
+receipt) and consumer (tandem-recv, client-individual acks) through the pair's failover URI; the
+failover library re-sends every message that had no receipt with the same message-id. A run:
+load flows, the fault hits the active, the other node takes over, load flows again, the producer
+stops, the consumer receives everything receipted. The accounting comes from the two programs'
+--trace files and the nodes' logs (deploy/drill_load.py).
 
-Per run it prints the switchover time (fault -> first receipt from a connection opened after the
-fault, i.e. from the new active), the takeover time (fault -> the other node active and serving
-STOMP), and the accounting: sent, receipted, delivered (distinct message-ids), redelivered (seen
-again while its ack was unconfirmed: allowed), lost (receipted, never delivered) and duplicated
-(delivered again after its ack was confirmed). Exit status 1 if anything was lost or duplicated,
-2 if the drill itself could not run.
+Per run it prints the switchover time (fault -> first receipt from a connection to the new
+active opened after the fault), the takeover time (fault -> the other node active and serving
+STOMP), and the accounting: sent, receipted, delivered (distinct messages), redelivered (a copy
+of a stored message delivered again: allowed after a failover), lost (receipted, never
+delivered), duplicated (stored twice, or delivered twice without being marked redelivered) and
+fenced (delivered by a node after the other had taken over). Exit status 1 if anything was lost,
+duplicated or delivered by a fenced node, 2 if the drill itself could not run.
 
 Faults: kill = SIGKILL (restarted as the standby), term = SIGTERM (graceful; restarted),
 stop = SIGSTOP until the peer took over, then SIGCONT (it must fence itself), switchover =
 POST /api/v1/switchover. With --backlog N, the active is first filled with N pending 1 KiB
 messages (tools/tandem-bench fill) on a queue nobody consumes, so every takeover recovers them.
+The same drills across two zones, with storage and network faults, are deploy/chaos.py.
 """
 
 import argparse
@@ -36,9 +39,11 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+sys.path.insert(0, os.path.join(REPO, "deploy"))
 
-import failover_stomp as fs  # noqa: E402
+import drill_load as dl  # noqa: E402
 import pair_harness as ph  # noqa: E402
+import tandem_harness as th  # noqa: E402
 
 
 def parse_args(argv):
@@ -89,36 +94,38 @@ def fill_backlog(bin_dir, node, count, timeout):
     print(f"backlog of {count} messages filled in {time.monotonic() - t0:.1f}s", flush=True)
 
 
-def one_run(pair, run, args):
-    dest = "/queue/drill"
-    endpoints = pair.endpoints()
-    producer = fs.FailoverProducer(endpoints, dest, f"drill-{run}", rate=args.rate).start()
-    consumer = fs.FailoverConsumer(endpoints, dest).start()
+def spawn(argv, **kw):
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=th._die_with_parent, **kw)
+
+
+def one_run(pair, run, args, clients_dir):
+    endpoints = {f"stomp://{n.host}:{n.port}": n.name for n in pair.nodes}
+    uri = f"failover:({','.join(endpoints)})?maxReconnectDelay=1000"
+    load = dl.Load(os.path.join(args.bin_dir, "tools"), uri, f"/queue/drill.{run}", clients_dir, spawn,
+                   rate=args.rate, label=f"drill-{run}").start()
     progress = args.progress or max(50, args.rate // 2)
     try:
-        if not producer.wait_receipts(progress, args.timeout):
-            raise RuntimeError(f"run {run}: no progress before the fault\n{pair.logs()}")
-        result = ph.inject_fault(pair, args.fault, producer, timeout=args.timeout)
-        if not producer.wait_receipts(len(producer.receipted) + progress, args.timeout):
-            raise RuntimeError(f"run {run}: no progress after the fault\n{pair.logs()}")
-        producer.stop_sending()
-        if not producer.wait_all_receipted(args.timeout):
-            raise RuntimeError(f"run {run}: {len(producer.unreceipted)} sends never receipted")
-        consumer.wait_delivered({producer.message_id(s) for s in producer.receipted}, args.timeout)
+        load.wait_receipts(progress, args.timeout)
+        t0 = time.time()
+        result = ph.inject_fault(pair, args.fault, timeout=args.timeout)
+        load.wait_receipts_after(t0, progress, args.timeout)
+        load.finish(args.timeout)
+    except (dl.DrillError, AssertionError) as e:
+        raise RuntimeError(f"run {run}: {e}\n{pair.logs()}") from None
     finally:
-        producer.stop()
-        consumer.stop()
-    acc = fs.account(producer, consumer)
-    acc.update(run=run, fault=args.fault, old=result["old"].name, new=result["new"].name,
-               switchover_ms=result["switchover_ms"], takeover_ms=result["takeover_ms"],
-               resent=producer.resent, recovery_ms=(result["new"].status() or {}).get(
-                   "recovery_ms"))
+        load.stop()
+    new = result["new"]
+    acc = load.account(endpoints, dl.activations([n.log_path for n in pair.nodes]))
+    first = load.first_receipt_on(f"stomp://{new.host}:{new.port}", t0)
+    acc.update(run=run, fault=args.fault, old=result["old"].name, new=new.name,
+               switchover_ms=(first - t0) * 1000 if first else None, takeover_ms=result["takeover_ms"],
+               recovery_ms=(new.status() or {}).get("recovery_ms"))
     return acc
 
 
 COLUMNS = [("run", 4), ("fault", 10), ("from>to", 15), ("switch_ms", 10), ("takeover_ms", 12),
            ("recovery_ms", 12), ("sent", 7), ("receipted", 10), ("delivered", 10),
-           ("redeliv", 8), ("resent", 7), ("lost", 5), ("dup", 4)]
+           ("redeliv", 8), ("resent", 7), ("lost", 5), ("dup", 4), ("fenced", 6)]
 
 
 def row(acc):
@@ -126,7 +133,8 @@ def row(acc):
         return "-" if v is None else f"{v:.0f}"
     values = [acc["run"], acc["fault"], f"{acc['old']}>{acc['new']}", ms(acc["switchover_ms"]),
               ms(acc["takeover_ms"]), ms(acc["recovery_ms"]), acc["sent"], acc["receipted"],
-              acc["delivered"], acc["redelivered"], acc["resent"], acc["lost"], acc["duplicated"]]
+              acc["delivered"], acc["redelivered"], acc["resent"], acc["lost"], acc["duplicated"],
+              acc["fenced_deliveries"]]
     return " ".join(str(v).rjust(w) for v, (_, w) in zip(values, COLUMNS))
 
 
@@ -156,10 +164,10 @@ def main(argv=None):
             fill_backlog(args.bin_dir, active, args.backlog, max(args.timeout, 1800))
         print(header(), flush=True)
         for run in range(1, args.runs + 1):
-            acc = one_run(pair, run, args)
+            acc = one_run(pair, run, args, os.path.join(workdir, "clients"))
             results.append(acc)
             print(row(acc), flush=True)
-            for key in ("lost_ids", "duplicate_ids"):
+            for key in ("lost_ids", "fenced_examples"):
                 if acc[key]:
                     print(f"    {key}: {acc[key]}", flush=True)
     except (RuntimeError, AssertionError) as e:
@@ -175,15 +183,16 @@ def main(argv=None):
     for acc in results:
         print(row(acc))
     total = {k: sum(a[k] for a in results) for k in
-             ("sent", "receipted", "delivered", "redelivered", "lost", "duplicated")}
+             ("sent", "receipted", "delivered", "redelivered", "lost", "duplicated", "fenced_deliveries")}
     times = [a["switchover_ms"] for a in results if a["switchover_ms"] is not None]
     print(f"\nfault {args.fault}, {len(results)} runs: sent {total['sent']}, receipted "
           f"{total['receipted']}, delivered {total['delivered']}, redelivered "
-          f"{total['redelivered']}, lost {total['lost']}, duplicated {total['duplicated']}")
+          f"{total['redelivered']}, lost {total['lost']}, duplicated {total['duplicated']}, delivered by a "
+          f"fenced node {total['fenced_deliveries']}")
     if times:
         print(f"switchover ms (fault -> first receipt from the new active): median "
               f"{statistics.median(times):.0f}, min {min(times):.0f}, max {max(times):.0f}")
-    return 1 if total["lost"] or total["duplicated"] else 0
+    return 1 if total["lost"] or total["duplicated"] or total["fenced_deliveries"] else 0
 
 
 if __name__ == "__main__":

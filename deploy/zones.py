@@ -6,8 +6,10 @@
     zones.cut("zone-a"); zones.restore("zone-a")  # the host's link down / up again
     zones.cut_between("zone-a", "storage")        # only those two lose each other
     zones.restore_between("zone-a", "storage")
-    zones.delay("storage", 50); zones.clear_delay("storage")   # tc netem (needs sch_netem)
     g = start_ganesha(zones, export_dir)          # NFS-Ganesha inside `storage`, g.url(version=4)
+    zones.start_relay("storage", 2050, 2049)      # a delaying relay in front of it (nfsport=2050)
+    zones.delay("storage", 50); zones.clear_delay("storage")   # tc netem, else the relay
+    zones.freeze("storage"); zones.thaw("storage")             # SIGSTOP / SIGCONT of the host
     zones.down()                                  # processes, namespaces and links: all gone
 
 Topology (one /24, no routing):
@@ -101,6 +103,8 @@ class Zones:
         self.prefix = prefix or f"tdm{os.getpid()}"
         self.procs = []   # Popen objects started by exec()
         self.created = []  # namespace names, in creation order
+        self.relays = []   # Relay objects (start_relay)
+        self.frozen = {}   # host -> PIDs SIGSTOPped by freeze()
         self._down = False
 
     # --- names --------------------------------------------------------------------------------
@@ -186,20 +190,67 @@ class Zones:
             _ip("-n", self.ns(host), "neigh", "del", HOSTS[peer], "dev", HOST_DEV, check=False)
 
     def delay(self, host, ms):
-        """Adds `ms` of latency to traffic towards `host` (core side) and from it (host side),
-        so a round trip through the bridge gains 2 x ms for that host."""
+        """Adds `ms` of latency each way to `host`'s traffic, so a round trip to it gains 2 x ms.
+        With the kernel's sch_netem: tc netem on both ends of the host's link (all traffic).
+        Without it (as on the development and CI machines): the host's delaying relays
+        (start_relay; the NFS traffic of the storage host), or ZonesError if it has none.
+        Returns "netem" or "relay"."""
+        done = []
         for ns, dev in ((self.ns(CORE), self.core_dev(host)), (self.ns(host), HOST_DEV)):
             r = subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev,
                                 "root", "netem", "delay", f"{int(ms)}ms"],
                                capture_output=True, text=True, timeout=10)
             if r.returncode != 0:
-                raise ZonesError(f"tc netem on {dev} in {ns}: {r.stderr.strip()} "
-                                 "(the kernel needs sch_netem)")
+                for ns2, dev2 in done:
+                    subprocess.run(["ip", "netns", "exec", ns2, "tc", "qdisc", "del", "dev", dev2, "root"],
+                                   capture_output=True, timeout=10)
+                relays = [r for r in self.relays if r.host == host]
+                if not relays:
+                    raise ZonesError(f"tc netem on {dev} in {ns}: {r.stderr.strip()} (the kernel has no "
+                                     f"sch_netem) and {host} has no delaying relay (start_relay)")
+                for relay in relays:
+                    relay.set_delay(ms)
+                return "relay"
+            done.append((ns, dev))
+        return "netem"
 
     def clear_delay(self, host):
         for ns, dev in ((self.ns(CORE), self.core_dev(host)), (self.ns(host), HOST_DEV)):
             subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", dev, "root"],
                            capture_output=True, timeout=10)
+        for relay in self.relays:
+            if relay.host == host:
+                relay.set_delay(0)
+
+    def start_relay(self, host, port, upstream_port, delay_ms=0):
+        """A delaying TCP relay (deploy/delay_relay.py) on `host`: clients that connect to
+        host:port reach host:upstream_port, with delay() adding latency each way. For the NFS
+        server, start the nodes with nfsport=`port` in their storage URL."""
+        relay = Relay(self, host, port, upstream_port, delay_ms)
+        self.relays.append(relay)
+        return relay
+
+    def pids(self, host):
+        r = _ip("netns", "pids", self.ns(host), check=False)
+        return [int(x) for x in r.stdout.split() if x.isdigit()]
+
+    def freeze(self, host, timeout=10.0):
+        """SIGSTOPs every process on `host` (a frozen VM or host: its TCP peers see silence, not
+        resets) and waits until each of their threads is stopped. Returns the PIDs."""
+        pids = self.pids(host)
+        for pid in pids:
+            _signal(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not all(_all_threads(pid, lambda st: st in ("T", "t")) for pid in pids):
+            if time.monotonic() >= deadline:
+                raise ZonesError(f"processes on {host} not stopped after {timeout:.0f}s")
+            time.sleep(0.01)
+        self.frozen[host] = pids
+        return pids
+
+    def thaw(self, host):
+        for pid in self.frozen.pop(host, []):
+            _signal(pid, signal.SIGCONT)
 
     # --- inspection ----------------------------------------------------------------------------
 
@@ -222,6 +273,8 @@ class Zones:
     def down(self):
         """Stops every process this run started or that lives in its namespaces (by PID), then
         deletes the namespaces (which deletes their veths and the bridge). Idempotent."""
+        for host in list(self.frozen):
+            self.thaw(host)
         for p in self.procs:
             if p.poll() is None:
                 try:
@@ -232,6 +285,55 @@ class Zones:
                     pass
         remove_run(self.prefix)
         self._down = True
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _all_threads(pid, ok):
+    try:
+        states = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+    except OSError:
+        return True  # gone
+    return all(ok(st) for st in states)
+
+
+class Relay:
+    """deploy/delay_relay.py running on a zone host (see Zones.start_relay)."""
+
+    def __init__(self, zones, host, port, upstream_port, delay_ms=0):
+        self.host = host
+        self.port = port
+        self.delay_ms = delay_ms
+        address = HOSTS[host]
+        self.proc = zones.exec(host, [sys.executable, os.path.join(_HERE, "delay_relay.py"),
+                                      "--listen", f"{address}:{port}", "--to", f"{address}:{upstream_port}",
+                                      "--delay-ms", str(delay_ms)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening"):
+            raise ZonesError(f"delay relay on {host} did not start: {line.strip()!r}")
+
+    def command(self, text):
+        if self.proc.poll() is not None:
+            raise ZonesError(f"the delay relay on {self.host} exited ({self.proc.returncode})")
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if not answer.startswith("ok"):
+            raise ZonesError(f"delay relay on {self.host}: {text!r} answered {answer!r}")
+        return answer
+
+    def set_delay(self, ms):
+        self.command(f"delay {int(ms)}")
+        self.delay_ms = int(ms)
 
 
 def list_namespaces():
@@ -312,7 +414,8 @@ def up(prefix=None, cleanup_at_exit=True):
 def start_ganesha(zones, export_dir, workdir=None, protocols=(4,)):
     """NFS-Ganesha inside the `storage` namespace, bound to its address on the standard port
     (2049): g.url(version=4) is nfs://10.77.0.10/export?version=4&nfsport=2049. The caller
-    closes it (g.close()); zones.down() kills it too."""
+    closes it (g.close()); zones.down() kills it too (also after g.restart(): every process in
+    the namespace is)."""
     import ganesha
     g = ganesha.Ganesha(export_dir, workdir, protocols=protocols, netns=zones.ns("storage"),
                         bind_addr=HOSTS["storage"])

@@ -67,7 +67,16 @@ void client::on_event(event_handler h) {
 }
 
 error client::start(milliseconds timeout) {
-  auto e = call([this](completion done) { conn_->start(std::move(done)); }, timeout);
+  auto e = call(
+      [this](completion done) {
+        // The first connection's resumed event is emitted after this completion: take its
+        // generation here, so generation() is right as soon as open() returns.
+        conn_->start([this, done = std::move(done)](error e) {
+          generation_ = conn_->generation();
+          done(std::move(e));
+        });
+      },
+      timeout);
   if (e.code == errc::timed_out && e.message.starts_with("no answer"))
     e.message = fmt::format("not connected within {} ms", timeout.count());
   return e;

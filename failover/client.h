@@ -79,6 +79,9 @@ class client {
   statistics stats();
   bool connected();
   std::string current_endpoint();
+  // The current connection's number (message::generation of what arrives on it, event::generation
+  // of its resumed event); 0 while disconnected.
+  std::uint64_t generation() const { return generation_.load(); }
   const std::string& producer_id() const { return producer_id_; }
 
  private:

@@ -255,6 +255,7 @@ void connection::adopt(attempt_state& a, stomp::frame& f) {
   restore_state();
   if (send_interval_.count() > 0 || receive_interval_.count() > 0) heartbeat_tick(gen_);
   event e{event_kind::resumed, current_endpoint(), {}};
+  e.generation = gen_;
   e.outage = outage;
   e.resent = stats_.resent - resent_before;
   e.resubscribed = subscriptions;
@@ -300,6 +301,7 @@ void connection::connection_lost(error e) {
   if (phase_ == phase::closing) return finish_close(error{errc::closed, "closed by the application"});
   if (phase_ != phase::connected) return;
   const std::string lost = current_endpoint();
+  const std::uint64_t lost_gen = gen_;
   phase_ = phase::connecting;
   if (heartbeat_timer_) timers_->cancel(heartbeat_timer_), heartbeat_timer_ = 0;
   if (priority_timer_) timers_->cancel(priority_timer_), priority_timer_ = 0;
@@ -338,7 +340,9 @@ void connection::connection_lost(error e) {
     finish_close(std::move(e));
     return;
   }
-  emit(event{event_kind::interrupted, lost, e});
+  event ev{event_kind::interrupted, lost, e};
+  ev.generation = lost_gen;
+  emit(ev);
   for (auto& [c, err] : later) c(err);
   if (phase_ != phase::connecting) return;  // closed from a handler
   policy_.begin(lost_endpoint_);

@@ -48,6 +48,9 @@ struct event {
   event_kind kind;
   std::string endpoint;  // interrupted: the endpoint lost; resumed: the endpoint now used
   error reason;          // interrupted / closed: why
+  // interrupted: the connection lost; resumed: the new one (message::generation of the
+  // messages that come on it); 0 for closed.
+  std::uint64_t generation = 0;
   // resumed only:
   std::chrono::milliseconds outage{0};  // since the interruption (0 for the first connection)
   std::size_t resent = 0;               // sends without a receipt sent again (same message-id)

@@ -38,6 +38,7 @@ class fault_injecting_file_system final : public file_system {
   result<file_stat> stat(const std::string& path) override;
   status mkdirs(const std::string& dir) override;
   status sync_dir(const std::string& dir) override;
+  bool zero_fill_helps() const override { return inner_.zero_fill_helps(); }
 
   // Host crash: forget everything not made durable. Call with no writer running.
   void drop_unsynced();

@@ -71,14 +71,15 @@ void journal_writer::after_durable(std::function<void(const status&)> fn) {
 }
 
 void journal_writer::close() {
-  {
-    std::lock_guard lk(mu_);
-    if (closing_ && !thread_.joinable()) return;
-    closing_ = true;
-    cv_.notify_one();
-  }
+  request_close();
   if (thread_.joinable()) thread_.join();
   active_.reset();
+}
+
+void journal_writer::request_close() {
+  std::lock_guard lk(mu_);
+  closing_ = true;
+  cv_.notify_one();
 }
 
 void journal_writer::run() {

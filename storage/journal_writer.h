@@ -90,6 +90,11 @@ class journal_writer {
 
   // Writes and syncs everything queued, then stops the thread. Idempotent.
   void close();
+  // Asks the thread to stop once the queue is empty and returns at once, even while the
+  // thread is blocked in a storage call (a hung NFS server). close() or the destructor then
+  // waits for it. Queued items are still processed, so with a closed fence (may_write false)
+  // they complete with the fence's error without writing anything.
+  void request_close();
 
  private:
   struct item {

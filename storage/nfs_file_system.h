@@ -80,6 +80,7 @@ class nfs_file_system final : public file_system {
   result<std::vector<std::string>> list(const std::string& dir) override;
   result<file_stat> stat(const std::string& path) override;
   status mkdirs(const std::string& dir) override;
+  bool zero_fill_helps() const override { return false; }
   status sync_dir(const std::string& dir) override;
 
   nfs_stats stats() const;

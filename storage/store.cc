@@ -34,7 +34,12 @@ const std::error_category& store_category() {
 
 store_impl::store_impl(file_system& fs, store_options options) : fs_(fs), options_(std::move(options)) {}
 
-store_impl::~store_impl() { close(); }
+store_impl::~store_impl() {
+  close();
+  // After abandon() the writer thread may still be finishing (a storage call that has to
+  // time out); its jobs touch this object, so it ends before any member is destroyed.
+  if (writer_) writer_->close();
+}
 
 std::error_code store_impl::refuse(errc code, std::string message) {
   last_error_ = tandem::error(make_error_code(code), std::move(message));
@@ -237,6 +242,9 @@ result<message_record> store_impl::read_at(journal::position pos, std::uint32_t 
 }
 
 result<message_record> store_impl::read_message(message_seq seq) {
+  // Abandoned: a read could wait for a storage server that is gone.
+  if (abandoned_.load(std::memory_order_acquire))
+    return result<message_record>(make_error_code(errc::closed), "the store was abandoned");
   if (writer_) prune_inflight();
   const index_entry* e = index_.find(seq.value());
   if (!e) return result<message_record>(make_error_code(errc::not_found), fmt::format("message {} is not stored", seq.value()));
@@ -284,12 +292,15 @@ store_stats store_impl::stats() const {
 }
 
 void store_impl::abandon() {
+  // The fence first: from here on the writer and maintenance write and delete nothing.
   abandoned_.store(true, std::memory_order_release);
   if (closed_ || !writer_) return;
   closed_ = true;
-  writer_->close();  // queued appends fail at the fence: nothing reaches the disk
-  readers_.clear();
-  log::warn("journal", "store abandoned without a final write (lease lost)");
+  // Not close(): that joins the writer thread, which may be stuck in a storage call for the
+  // call's timeout. Queued appends fail at the fence when it gets to them; the destructor
+  // joins it and closes the read handles (NFS CLOSE calls may wait for a server too).
+  writer_->request_close();
+  log::warn("journal", "store abandoned without a final write");
 }
 
 void store_impl::close() {

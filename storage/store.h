@@ -209,9 +209,13 @@ class store {
   // hands its lease over so that a fresh recovery decides.
   virtual bool failed() const = 0;
 
-  // For a node that lost its lease: stops the writer without writing or deleting anything
-  // more (no flush, no checkpoint). Pending writes complete with errc::closed; further
-  // writes fail with errc::closed.
+  // For a node that lost its lease or whose journal failed: stops the writer without writing
+  // or deleting anything more (no flush, no checkpoint), and returns at once, even while the
+  // writer thread is blocked in a storage call (an NFS server that stopped answering; forever
+  // on a hard kernel mount). Pending writes complete with errc::closed on the writer thread
+  // once it is free; further writes and reads fail with errc::closed.
+  // Destroying the store waits for that writer thread and closes the files, both of which may
+  // wait for storage: a node destroys an abandoned store off its event loop.
   virtual void abandon() = 0;
 
  protected:

@@ -154,7 +154,7 @@ status store_impl::recover() {
   wo.directory = dir;
   wo.epoch = options_.epoch.value();
   wo.segment_bytes = options_.segment_bytes;
-  wo.preallocate = std::getenv("TANDEM_NO_PREALLOC") == nullptr;  // for measuring both
+  wo.preallocate = fs_.zero_fill_helps() && std::getenv("TANDEM_NO_PREALLOC") == nullptr;  // env: for measuring both
   wo.may_write = [this] { return may_write(); };
   if (!options_.metrics) options_.metrics = std::make_shared<journal_metrics>();
   wo.metrics = options_.metrics;

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -68,10 +69,65 @@ std::string describe_event(std::string_view program, const failover::event& e) {
   return {};
 }
 
+result<std::unique_ptr<trace_log>> trace_log::open(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f)
+    return error{std::error_code(errno, std::generic_category()),
+                 fmt::format("--trace {}: cannot open for writing", path)};
+  return std::unique_ptr<trace_log>(new trace_log(f));
+}
+
+trace_log::~trace_log() { std::fclose(f_); }
+
+void trace_log::write(std::string_view kind, std::initializer_list<std::string_view> fields) {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  std::string line = fmt::format("{}.{:03}\t{}", ts.tv_sec * 1000 + ts.tv_nsec / 1000000, (ts.tv_nsec / 1000) % 1000, kind);
+  for (auto f : fields) {
+    line += '\t';
+    line += f;
+  }
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), f_);
+  std::fflush(f_);
+}
+
+std::string trace_log::escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '\t') out += "\\t";
+    else if (ch == '\n') out += "\\n";
+    else if (ch == '\r') out += "\\r";
+    else out += ch;
+  }
+  return out;
+}
+
+namespace {
+void trace_event(trace_log& t, const failover::event& e) {
+  using failover::event_kind;
+  auto gen = std::to_string(e.generation);
+  switch (e.kind) {
+    case event_kind::interrupted:
+      t.write("interrupted", {gen, e.endpoint, trace_log::escape(e.reason.describe())});
+      break;
+    case event_kind::resumed:
+      t.write("resumed", {gen, e.endpoint, std::to_string(e.outage.count()), std::to_string(e.resent)});
+      break;
+    case event_kind::closed:
+      t.write("closed", {trace_log::escape(e.reason.describe())});
+      break;
+  }
+}
+}  // namespace
+
 std::unique_ptr<failover::client> open_client(std::string_view program, std::string_view uri,
                                               std::chrono::milliseconds connect_timeout,
                                               const std::function<error(failover::failover_options&)>& adjust,
-                                              int& code) {
+                                              int& code, trace_log* trace) {
   auto options = failover::parse_uri(uri);
   if (!options) {
     std::fprintf(stderr, "%.*s: bad URI '%.*s': %s\n", int(program.size()), program.data(), int(uri.size()),
@@ -94,9 +150,12 @@ std::unique_ptr<failover::client> open_client(std::string_view program, std::str
     return nullptr;
   }
   std::unique_ptr<failover::client> client = std::move(*c);
-  client->on_event([name = std::string(program)](const failover::event& e) {
+  // The first connection's event came before a handler could be set: its line is written here.
+  if (trace) trace->write("connected", {std::to_string(client->generation()), client->current_endpoint()});
+  client->on_event([name = std::string(program), trace](const failover::event& e) {
     auto line = describe_event(name, e);
     if (!line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
+    if (trace) trace_event(*trace, e);
   });
   code = exit_ok;
   return client;

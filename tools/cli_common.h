@@ -9,6 +9,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <initializer_list>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,15 +39,40 @@ void install_stop_signals();
 // Splits "KEY=VALUE" (first '='). Errors name the argument.
 result<std::pair<std::string, std::string>> parse_header_arg(std::string_view arg);
 
+// --trace FILE: one line per event, for scripts that need to know what happened when (the chaos
+// drills). Tab-separated; the first field is the wall-clock time in ms since the Unix epoch with
+// three decimals (comparable with the brokers' log timestamps on the same host), the second the
+// kind of line, then its fields (tools/README.md lists them). Lines are written whole and flushed
+// one at a time, from any thread.
+class trace_log {
+ public:
+  // Opens (truncates) `path`; an error names it.
+  static result<std::unique_ptr<trace_log>> open(const std::string& path);
+  ~trace_log();
+  trace_log(const trace_log&) = delete;
+  trace_log& operator=(const trace_log&) = delete;
+
+  // Writes "TIME\tKIND\tFIELD\tFIELD...\n". Fields must not hold tabs or newlines (escape()).
+  void write(std::string_view kind, std::initializer_list<std::string_view> fields);
+  // A message body or an error text as one field: backslash, tab, LF and CR escaped.
+  static std::string escape(std::string_view text);
+
+ private:
+  explicit trace_log(std::FILE* f) : f_(f) {}
+  std::mutex mutex_;
+  std::FILE* f_;
+};
+
 // Parses `uri` (exit_usage on error, message on stderr naming the bad part), lets `adjust` change
 // and check the options (e.g. --client-id; an error from it is a usage error), then connects within `connect_timeout` (-1: as the URI's
 // startupMaxReconnectAttempts allows). On failure prints "PROGRAM: cannot connect to URI: why"
 // and sets `code` to exit_connect. Events after the first connection are printed on stderr
-// (print_event).
+// (print_event). With `trace`, the first connection ("connected GEN ENDPOINT") and every later
+// event go there too.
 std::unique_ptr<failover::client> open_client(std::string_view program, std::string_view uri,
                                               std::chrono::milliseconds connect_timeout,
                                               const std::function<error(failover::failover_options&)>& adjust,
-                                              int& code);
+                                              int& code, trace_log* trace = nullptr);
 
 // STOMP credentials given on the command line (--login, --passcode). They win over the URI's
 // login/passcode options; without --passcode the environment variable TANDEM_PASSCODE is used

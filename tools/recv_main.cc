@@ -44,6 +44,7 @@ struct args {
   long long prefetch = -1;
   long long connect_timeout_ms = -1;
   bool quiet = false;
+  std::string trace;
 };
 
 struct counters {
@@ -82,7 +83,8 @@ bool print(const failover::message& m, bool with_headers, bool first) {
 }
 
 // Receives until --count, --timeout of silence, a signal or an error. Returns the exit code.
-int receive_loop(const args& a, bool ack_for_auto, failover::client& c, counters& n, bool& idle_timeout) {
+int receive_loop(const args& a, bool ack_for_auto, failover::client& c, counters& n, bool& idle_timeout,
+                 cli::trace_log* trace) {
   // receive() in short slices so a signal is noticed; --timeout counts from the last message.
   constexpr milliseconds slice{200};
   auto last = steady_clock::now();
@@ -111,6 +113,13 @@ int receive_loop(const args& a, bool ack_for_auto, failover::client& c, counters
     }
     ++n.received;
     if (m->redelivered()) ++n.redelivered;
+    if (trace) {
+      // "message GEN REDELIVERED TIMESTAMP MESSAGE-ID BODY": the connection it came on, whether
+      // it is marked redelivered, the broker's acceptance time (the same for every delivery of
+      // one stored message), its id and its body.
+      trace->write("message", {std::to_string(m->generation), m->redelivered() ? "1" : "0", m->header("timestamp"),
+                               cli::trace_log::escape(m->message_id()), cli::trace_log::escape(m->body())});
+    }
     last = steady_clock::now();
     if (a.ack == "auto" && !ack_for_auto) continue;
     auto e = c.ack(*m);
@@ -150,6 +159,7 @@ int main(int argc, char** argv) {
   app.add_option("--passcode", a.credentials.passcode,
                  "STOMP passcode (instead of passcode= on the URI; or the environment variable TANDEM_PASSCODE)");
   app.add_flag("--quiet,-q", a.quiet, "no summary line");
+  app.add_option("--trace", a.trace, "write a timed line per message and per connection event to FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -157,6 +167,15 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : cli::exit_usage;
   }
 
+  std::unique_ptr<cli::trace_log> trace;
+  if (!a.trace.empty()) {
+    auto t = cli::trace_log::open(a.trace);
+    if (!t) {
+      std::fprintf(stderr, "%s: %s\n", program.data(), t.err().describe().c_str());
+      return cli::exit_usage;
+    }
+    trace = std::move(*t);
+  }
   int code = cli::exit_ok;
   auto adjust = [&](failover::failover_options& o) -> error {
     if (!a.client_id.empty()) o.client_id = a.client_id;
@@ -166,7 +185,7 @@ int main(int argc, char** argv) {
                    "--durable needs a client id (--client-id ID or clientId=ID on the URI)"};
     return {};
   };
-  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), adjust, code);
+  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), adjust, code, trace.get());
   if (!client) return code;
   // Only now: while connecting, SIGINT/SIGTERM end the program at once (the default action).
   cli::install_stop_signals();
@@ -189,7 +208,7 @@ int main(int argc, char** argv) {
                  e.describe().c_str());
     code = cli::exit_failed;
   } else {
-    code = receive_loop(a, ack_for_auto, *client, n, idle_timeout);
+    code = receive_loop(a, ack_for_auto, *client, n, idle_timeout, trace.get());
   }
   // stats() asks the client's thread, which close() stops: read them first.
   auto st = client->stats();

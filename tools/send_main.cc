@@ -54,6 +54,7 @@ struct args {
   long long connect_timeout_ms = -1;
   bool quiet = false;
   cli::credentials credentials;
+  std::string trace;
 };
 
 // What the summary line reports. `receipted` counts completions without error.
@@ -82,8 +83,8 @@ void pace(const args& a, steady_clock::time_point start, std::uint64_t n) {
 
 class sender {
  public:
-  sender(const args& a, failover::client& c, failover::headers h, std::string body)
-      : a_(a), c_(c), headers_(std::move(h)), body_(std::move(body)) {}
+  sender(const args& a, failover::client& c, failover::headers h, std::string body, cli::trace_log* trace)
+      : a_(a), c_(c), headers_(std::move(h)), body_(std::move(body)), trace_(trace) {}
 
   // Returns the exit code; the summary is printed by the caller.
   int run() {
@@ -96,6 +97,7 @@ class sender {
       ++counts_.sent;
       if (auto e = c_.send(a_.destination, body_for(n), headers_)) return failed(n, e);
       ++counts_.receipted;
+      traced_receipt(n);
     }
     return cli::exit_ok;
   }
@@ -107,7 +109,13 @@ class sender {
     return a_.number ? replace_all(body_, "{n}", std::to_string(n)) : body_;
   }
 
+  // "receipt N GEN": message N has its receipt; GEN is the connection current when it came.
+  void traced_receipt(std::uint64_t n) {
+    if (trace_) trace_->write("receipt", {std::to_string(n), std::to_string(c_.generation())});
+  }
+
   int failed(std::uint64_t n, const error& e) {
+    if (trace_) trace_->write("failed", {std::to_string(n), cli::trace_log::escape(e.describe())});
     std::fprintf(stderr, "%s: message %llu to %s failed: %s\n", program.data(), (unsigned long long)n,
                  a_.destination.c_str(), e.describe().c_str());
     return cli::exit_failed;
@@ -132,6 +140,7 @@ class sender {
         --in_flight_;
         if (!e) {
           ++counts_.receipted;
+          traced_receipt(n);
         } else if (!first_error_) {
           first_error_ = std::move(e);
           first_error_n_ = n;
@@ -168,6 +177,7 @@ class sender {
         if (!e) e = c_.commit(tx);
         if (!e) {
           counts_.receipted += last - first + 1;
+          for (auto m = first; m <= last; ++m) traced_receipt(m);
           break;
         }
         if (e.code != failover::errc::transaction_rolled_back || attempt == max_tries)
@@ -187,6 +197,7 @@ class sender {
   std::string body_;
   steady_clock::time_point start_;
   counters counts_;
+  cli::trace_log* trace_;
 
   std::mutex mutex_;  // the pipelined mode's completions run on the client's thread
   std::condition_variable cv_;
@@ -232,6 +243,7 @@ int main(int argc, char** argv) {
   app.add_option("--passcode", a.credentials.passcode,
                  "STOMP passcode (instead of passcode= on the URI; or the environment variable TANDEM_PASSCODE)");
   app.add_flag("--quiet,-q", a.quiet, "no summary line");
+  app.add_option("--trace", a.trace, "write a timed line per receipt and per connection event to FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -255,17 +267,26 @@ int main(int argc, char** argv) {
     return cli::exit_usage;
   }
 
+  std::unique_ptr<cli::trace_log> trace;
+  if (!a.trace.empty()) {
+    auto t = cli::trace_log::open(a.trace);
+    if (!t) {
+      std::fprintf(stderr, "%s: %s\n", program.data(), t.err().describe().c_str());
+      return cli::exit_usage;
+    }
+    trace = std::move(*t);
+  }
   int code = cli::exit_ok;
   auto credentials = [&](failover::failover_options& o) -> error {
     cli::apply_credentials(a.credentials, o);
     return {};
   };
-  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), credentials, code);
+  auto client = cli::open_client(program, a.uri, milliseconds(a.connect_timeout_ms), credentials, code, trace.get());
   if (!client) return code;
   // Only now: while connecting, SIGINT/SIGTERM end the program at once (the default action).
   cli::install_stop_signals();
 
-  sender s(a, *client, std::move(headers), std::move(*body));
+  sender s(a, *client, std::move(headers), std::move(*body), trace.get());
   code = s.run();
   // stats() asks the client's thread, which close() stops: read them first.
   auto st = client->stats();

@@ -202,3 +202,29 @@ def test_a_message_that_cannot_be_written_to_stdout_is_not_acked(broker):
                            timeout=30)
     assert r.returncode == 3 and "cannot write to stdout" in r.stderr, r.stderr
     assert bodies(ok(recv(ct.uri(broker), "/queue/cli.full", "--timeout", 1000))) == ["f-1", "f-2", "f-3"]
+
+
+def test_trace_files_name_the_connection_of_every_receipt_and_message(broker, tmp_path):
+    send_trace, recv_trace = tmp_path / "send.trace", tmp_path / "recv.trace"
+    ok(send(ct.uri(broker), "/queue/cli.trace", "t-{n}\ttab", "--number", "--count", 3, "--persistent",
+            "--trace", send_trace))
+    ok(recv(ct.uri(broker), "/queue/cli.trace", "--count", 3, "--timeout", 10000, "--trace", recv_trace))
+    sent = [line.split("\t") for line in send_trace.read_text().splitlines()]
+    got = [line.split("\t") for line in recv_trace.read_text().splitlines()]
+    assert [f[1] for f in sent] == ["connected", "receipt", "receipt", "receipt", "closed"]
+    gen = sent[0][2]
+    assert sent[0][3] == f"stomp://127.0.0.1:{broker.port}"
+    assert [(f[2], f[3]) for f in sent[1:4]] == [("1", gen), ("2", gen), ("3", gen)]
+    times = [float(f[0]) for f in sent]
+    assert times == sorted(times) and abs(times[0] / 1000 - time.time()) < 600
+    assert [f[1] for f in got[:4]] == ["connected", "message", "message", "message"]
+    messages = got[1:4]
+    assert [f[6] for f in messages] == ["t-1\\ttab", "t-2\\ttab", "t-3\\ttab"]  # escaped tab
+    assert all(f[2] == got[0][2] and f[3] == "0" and f[4].isdigit() for f in messages)
+    assert len({f[5] for f in messages}) == 3  # message-ids
+
+
+def test_a_trace_file_that_cannot_be_written_is_a_usage_error(broker, tmp_path):
+    r = send(ct.uri(broker), "/queue/cli.trace", "x", "--trace", tmp_path / "no" / "such" / "dir")
+    assert r.returncode == 1
+    assert "--trace" in r.stderr and "cannot open" in r.stderr

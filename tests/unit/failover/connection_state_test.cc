@@ -109,6 +109,7 @@ TEST_CASE("after a reconnect subscriptions come first, then unreceipted sends in
   CHECK(h.events[1].kind == event_kind::interrupted);
   CHECK(h.events[1].endpoint == "stomp://a:1");
   CHECK(h.events[1].reason.code == errc::connection_closed);
+  CHECK(h.events[1].generation == h.events[0].generation);  // the connection lost is the first one
   CHECK_FALSE(h.conn->connected());
 
   auto& b = h.net->last();
@@ -140,6 +141,9 @@ TEST_CASE("after a reconnect subscriptions come first, then unreceipted sends in
   CHECK(resumed.resubscribed == 2);
   CHECK(resumed.rolled_back == 0);
   CHECK(resumed.outage == milliseconds(250));
+  CHECK(resumed.generation == h.conn->generation());
+  CHECK(resumed.generation != h.events[0].generation);
+  CHECK(h.events[0].generation != 0);
   CHECK(h.conn->stats().resent == 2);
   CHECK(h.conn->stats().connects == 2);
 
@@ -333,6 +337,7 @@ TEST_CASE("messages reach their subscription's handler with the connection they 
   a.deliver_message("gone", "/queue/c", "id-3", "nobody");
   h.loop->run_pending();
   REQUIRE(h.messages.size() == 2);
+  CHECK(h.messages[0].generation == h.events.at(0).generation);  // the resumed event of this connection
   CHECK(h.messages[0].subscription == "s2");
   CHECK(h.messages[0].body() == "for s2");
   CHECK(h.messages[1].destination() == "/queue/a");

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <future>
+
 #include "tests/unit/storage/store_test_support.h"
 
 using namespace tandem::storage;
@@ -87,4 +90,45 @@ TEST_CASE("an abandoned store fails queued and later writes without touching the
   REQUIRE(s->write(b, [](std::error_code) { FAIL("a refused write must not complete"); }) == errc::closed);
   auto next = open_store(fs, with_epoch(dir, 2));
   REQUIRE(bodies(*next, "/queue/a") == std::vector<std::string>{"one"});
+}
+
+TEST_CASE("abandon returns while the writer is stuck in a storage call, and nothing queued is written",
+          "[store][fencing]") {
+  // A fenced node must close its listeners at once, even when its NFS server stopped answering:
+  // abandon() may not wait for the writer's call to time out.
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system fs(disk);
+  auto s = open_store(fs, with_epoch(dir, 1));
+  add_sync(*s, make_message("/queue/a", "durable"));
+
+  fs.stall(fault_op::sync);
+  std::promise<std::error_code> stuck_done, queued_done;
+  batch first;
+  first.add_message(make_message("/queue/a", "in flight"));
+  REQUIRE_FALSE(s->write(first, [&](std::error_code ec) { stuck_done.set_value(ec); }));
+  fs.wait_stalled(fault_op::sync, 1);  // the writer is inside fdatasync
+  batch second;
+  second.add_message(make_message("/queue/a", "queued behind it"));
+  REQUIRE_FALSE(s->write(second, [&](std::error_code ec) { queued_done.set_value(ec); }));
+
+  s->abandon();  // returns although the sync is still blocked
+  REQUIRE(s->read_message(message_seq(1)).code() == errc::closed);
+  batch third;
+  third.add_message(make_message("/queue/a", "after abandon"));
+  REQUIRE(s->write(third, nullptr) == errc::closed);
+  auto writes_before = fs.calls(fault_op::write);
+
+  fs.release(fault_op::sync);  // the storage call returns at last
+  // The write that was in progress is in doubt; the queued one failed at the fence unwritten.
+  REQUIRE(queued_done.get_future().get() == errc::closed);
+  stuck_done.get_future().get();
+  s.reset();  // joins the writer
+  REQUIRE(fs.calls(fault_op::write) == writes_before);
+
+  auto next = open_store(disk, with_epoch(dir, 2));
+  auto after = bodies(*next, "/queue/a");
+  REQUIRE(after.front() == "durable");
+  REQUIRE(std::find(after.begin(), after.end(), "queued behind it") == after.end());
+  REQUIRE(std::find(after.begin(), after.end(), "after abandon") == after.end());
 }

@@ -333,3 +333,50 @@ TEST_CASE("a full store drained by consumers accepts adds again by itself", "[st
   b.add_message(make_message("/queue/a", std::string(1000, 'g')));
   REQUIRE_FALSE(write_sync(*s, b));
 }
+
+namespace {
+// A local directory that reports itself like the nfs backend: zeros ahead of the data do not help.
+class no_zero_fill final : public file_system {
+ public:
+  tandem::result<std::unique_ptr<file>> open(const std::string& p, open_mode m) override { return disk_.open(p, m); }
+  status rename(const std::string& a, const std::string& b) override { return disk_.rename(a, b); }
+  status remove(const std::string& p) override { return disk_.remove(p); }
+  tandem::result<std::vector<std::string>> list(const std::string& d) override { return disk_.list(d); }
+  tandem::result<file_stat> stat(const std::string& p) override { return disk_.stat(p); }
+  status mkdirs(const std::string& d) override { return disk_.mkdirs(d); }
+  status sync_dir(const std::string& d) override { return disk_.sync_dir(d); }
+  bool zero_fill_helps() const override { return false; }
+
+ private:
+  posix_file_system disk_;
+};
+}  // namespace
+
+TEST_CASE("the journal preallocates only where zero fill helps", "[store]") {
+  // On NFSv4 the zeros of a 1 MiB preallocation cost 266 WRITE round trips: a node's first
+  // receipt after a takeover waited 30 s for them at a 100 ms round trip.
+  scratch_dir dir;
+  std::uint64_t size_posix = 0, size_nfs_like = 0;
+  {
+    posix_file_system fs;
+    auto s = open_store(fs, options_for(dir));
+    add_sync(*s, make_message("/queue/a", "one"));
+    s->close();
+    size_posix = file_size(dir.file(dir.names("journal-").back()));
+  }
+  scratch_dir other;
+  {
+    no_zero_fill fs;
+    auto s = open_store(fs, options_for(other));
+    add_sync(*s, make_message("/queue/a", "one"));
+    s->close();
+    size_nfs_like = file_size(other.file(other.names("journal-").back()));
+  }
+  posix_file_system disk;
+  auto again = open_store(disk, options_for(other));
+  auto seqs = pending_seqs(again->recovered(), "/queue/a");
+  REQUIRE(seqs.size() == 1);
+  CHECK(again->read_message(message_seq(seqs[0]))->body == "one");
+  CHECK(size_posix >= (1u << 20));
+  CHECK(size_nfs_like < 4096);
+}
