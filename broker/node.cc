@@ -45,6 +45,7 @@ node::node(const config& cfg, storage::file_system& fs)
       fs_(fs),
       signals_(io_, SIGINT, SIGTERM),
       status_timer_(io_),
+      service_(io_),
       users_(cfg.security.users),
       stomp_security_(cfg.security.enabled, users_, security_stats_) {
   status_.name = cfg.node.name;
@@ -67,6 +68,7 @@ void node::set_role(role r, std::uint64_t epoch, const std::string& reason) {
     status_.role_since_ms = now_ms();
   }
   log::info("node", "{} is {} (epoch {}): {}", cfg_.node.name, to_string(r), epoch, reason);
+  service_.role_changed(fmt::format("{} (epoch {}): {}", to_string(r), epoch, reason));
 }
 
 node_status node::status() const {
@@ -144,6 +146,7 @@ int node::run() {
       [this](storage::epoch_t e) { asio::post(io_, [this, e] { on_acquired(e); }); },
       [this](std::string reason) { asio::post(io_, [this, reason] { on_lost(reason); }); });
   start_status_timer();
+  service_.start_watchdog();
   io_.run();
   // A release or an abandoned journal may still be waiting for storage (bounded by the storage
   // calls' timeout).
@@ -368,6 +371,8 @@ void node::shutdown() {
   auto r = status().current;
   if (r == role::stopped) return;
   auto epoch = status().epoch;
+  // Before the hand-over, so systemd shows the stop while the journal closes.
+  service_.stopping(r == role::active ? "stopping: closing the journal and releasing the lease" : "stopping");
   if (r == role::active || r == role::activating) {
     deactivate(true);
     if (auto err = lease_->release()) log::warn("node", "could not write the release: {}", err.describe());

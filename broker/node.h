@@ -41,6 +41,7 @@
 #include "auth/user_directory.h"
 #include "broker/config.h"
 #include "broker/loop_call.h"
+#include "broker/service_notify.h"
 #include "broker/stomp_security.h"
 #include "storage/file_system.h"
 #include "storage/journal_metrics.h"
@@ -147,6 +148,8 @@ class node {
   asio::thread_pool background_{2};
   asio::signal_set signals_;
   asio::steady_timer status_timer_;
+  // Tells systemd (Type=notify) when the node is ready, its role, and that its loop is alive.
+  service_notifier service_;
   auth::user_directory users_;
   security_stats security_stats_;
   // Before the STOMP server (its sessions use it), after io_ (its workers post to it): its

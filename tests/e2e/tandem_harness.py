@@ -152,9 +152,11 @@ class Broker:
     that forked it); kill9() may be called from any thread.
     """
 
-    def __init__(self, workdir, overrides=None, name="e2e", http=False):
-        """`http`: also serve HTTP (the admin API, /metrics) on a free port, self.http_port."""
+    def __init__(self, workdir, overrides=None, name="e2e", http=False, env=None):
+        """`http`: also serve HTTP (the admin API, /metrics) on a free port, self.http_port.
+        `env`: variables added to the broker's environment."""
         self.workdir = str(workdir)
+        self.env = dict(os.environ, **(env or {}))
         self.storage_dir = os.path.join(self.workdir, "storage")
         os.makedirs(self.storage_dir, exist_ok=True)
         self.port = free_port()
@@ -195,7 +197,7 @@ class Broker:
         self.proc = subprocess.Popen(
             self._command(),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.workdir, preexec_fn=_die_with_parent)
+            cwd=self.workdir, env=self.env, preexec_fn=_die_with_parent)
         log.close()
         self._expected_exit = False
         with _live_lock:

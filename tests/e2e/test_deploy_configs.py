@@ -42,3 +42,4 @@ def test_systemd_unit_runs_the_broker_on_the_guides_paths():
     assert "RequiresMountsFor=/var/lib/tandem/shared" in unit
     assert "RestartPreventExitStatus=2" in unit  # a bad config is not restarted in a loop
     assert "User=tandem" in unit
+    assert "Type=notify" in unit and "WatchdogSec=" in unit  # the broker speaks sd_notify
