@@ -131,7 +131,9 @@ struct store_options {
   epoch_t epoch{1};                              // writer's fencing epoch
   std::uint64_t segment_bytes = 64ull << 20;     // roll to a new segment past this
   std::uint64_t max_store_bytes = 0;             // 0 = unlimited; else refuse adds past it
-  std::uint64_t checkpoint_every_bytes = 256ull << 20;  // journal bytes between checkpoints
+  // Journal bytes between checkpoints at most; a store with a small index checkpoints sooner
+  // (every 4x the index's size, at least 16 MiB), since a takeover replays what follows.
+  std::uint64_t checkpoint_every_bytes = 256ull << 20;
   double compact_below_live_ratio = 0.2;         // rewrite a segment's live messages when
                                                  // fewer than this fraction of its bytes live
   std::uint32_t producer_window = 4096;          // recent producer_seqs remembered per producer

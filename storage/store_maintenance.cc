@@ -10,6 +10,12 @@
 #include "storage/store_impl.h"
 
 namespace tandem::storage {
+namespace {
+
+// The journal since the last checkpoint may always grow this far (a replay of tens of ms).
+constexpr std::uint64_t kMinCheckpointInterval = 16ull << 20;
+
+}  // namespace
 
 std::error_code store_impl::checkpoint(completion done) {
   if (closed_) return refuse(errc::closed, "the store is closed");
@@ -31,10 +37,17 @@ void store_impl::forget_deleted() {
 void store_impl::maybe_maintain() {
   forget_deleted();
   if (checkpoint_running_.load(std::memory_order_acquire)) return;
-  bool due = bytes_since_checkpoint_ >= options_.checkpoint_every_bytes;
+  // A checkpoint costs about the size of the live index to write. Recovery (and so a takeover)
+  // reads the newest checkpoint and replays the journal after it: take one whenever the journal
+  // since the last has grown to 4x that cost, so a small backlog is replayed in tens of
+  // milliseconds while checkpoints add at most a quarter to the bytes written; never less often
+  // than every checkpoint_every_bytes.
+  const std::uint64_t index_bytes = index_.messages().size() * 48;
+  const std::uint64_t interval =
+      std::min(options_.checkpoint_every_bytes, std::max(kMinCheckpointInterval, 4 * index_bytes));
+  bool due = bytes_since_checkpoint_ >= interval;
   if (!due && bytes_since_checkpoint_ > 0) {
-    // A checkpoint costs about the size of the live index; take one early only when it
-    // frees at least that much (or when the size limit is being hit).
+    // Earlier when it frees at least what it costs (or when the size limit is being hit).
     std::uint64_t active = writer_->end().segment;
     std::uint64_t reclaimable = 0;
     for (auto& [seg, info] : index_.segments()) {
@@ -42,7 +55,7 @@ void store_impl::maybe_maintain() {
       if (info.live_count == 0 || info.live_bytes < options_.compact_below_live_ratio * info.bytes)
         reclaimable += info.bytes - info.live_bytes;
     }
-    std::uint64_t cost = std::max<std::uint64_t>(options_.segment_bytes, index_.messages().size() * 48);
+    std::uint64_t cost = std::max<std::uint64_t>(options_.segment_bytes, index_bytes);
     bool full = refused_full_;
     due = reclaimable > 0 && (reclaimable >= cost || full);
   }

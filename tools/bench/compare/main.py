@@ -202,7 +202,7 @@ def main(argv=None):
     except ValueError as e:
         log(f"compare-activemq: {e}")
         return 2
-    os.environ["TANDEM_PAIR_LOG_LEVEL"] = "warn"  # the nodes' log level (pair_harness)
+    os.environ.setdefault("TANDEM_PAIR_LOG_LEVEL", "warn")  # the nodes' log level (pair_harness)
     os.makedirs(args.out, exist_ok=True)
     c = Comparison(args, s)
     started = datetime.datetime.now(datetime.timezone.utc)
