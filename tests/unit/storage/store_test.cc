@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "storage/journal_reader.h"
 #include "tests/unit/storage/store_test_support.h"
@@ -379,4 +381,41 @@ TEST_CASE("the journal preallocates only where zero fill helps", "[store]") {
   CHECK(again->read_message(message_seq(seqs[0]))->body == "one");
   CHECK(size_posix >= (1u << 20));
   CHECK(size_nfs_like < 4096);
+}
+
+TEST_CASE("a store with a small index checkpoints long before checkpoint_every_bytes", "[store][checkpoint]") {
+  // A takeover replays the journal since the newest checkpoint: with few pending messages the
+  // store checkpoints every 16 MiB of journal, not every 256 MiB (the default maximum).
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system fs(disk);
+  auto o = options_for(dir);
+  REQUIRE(o.checkpoint_every_bytes == 256ull << 20);
+  const int count = 400;  // 400 x 64 KiB = 25 MiB of journal, an index of 400 entries
+  {
+    auto s = open_store(fs, o);
+    for (int i = 0; i < count; ++i) add_sync(*s, make_message("/queue/big", std::string(64 << 10, 'b'), "p", i));
+    for (int waited = 0; s->stats().checkpoints == 0 && waited < 500; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(s->stats().checkpoints >= 1);
+    crash(s, fs);
+  }
+  auto s = open_store(fs, o);
+  REQUIRE(pending_seqs(s->recovered(), "/queue/big").size() == count);
+  REQUIRE(s->recovered().records_replayed < count);  // the checkpoint covers the first 16 MiB
+}
+
+TEST_CASE("checkpoint_every_bytes below 16 MiB is the interval", "[store][checkpoint]") {
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system fs(disk);
+  auto o = options_for(dir);
+  o.checkpoint_every_bytes = 1 << 20;
+  auto s = open_store(fs, o);
+  for (int i = 0; i < 64; ++i) add_sync(*s, make_message("/queue/q", std::string(64 << 10, 'b'), "p", i));
+  for (int waited = 0; s->stats().checkpoints < 2 && waited < 500; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(s->stats().checkpoints >= 2);  // 4 MiB written, 1 MiB apart
 }
