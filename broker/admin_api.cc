@@ -19,8 +19,6 @@ using json = nlohmann::json;
 
 std::string peer_of(const httplib::Request& req) { return req.remote_addr + ":" + std::to_string(req.remote_port); }
 
-bool changes_state(const httplib::Request& req) { return req.method != "GET" && req.method != "HEAD"; }
-
 std::string session_cookie_header(const http_auth& auth, const httplib::Request& req, const std::string& value,
                                   long max_age) {
   // HttpOnly: scripts never see the token; SameSite=Strict: other sites' pages cannot send it;
@@ -31,23 +29,29 @@ std::string session_cookie_header(const http_auth& auth, const httplib::Request&
 
 }  // namespace
 
+auth_outcome admit(http_auth& auth, const httplib::Request& req, httplib::Response& res, auth::http_role needed,
+                   std::string_view action) {
+  credential_check creds;
+  if (!auth.open()) {
+    creds = auth.check(request_credentials{req.get_header_value("Authorization"),
+                                           cookie_value(req.get_header_value("Cookie"), auth.cookie_name()),
+                                           peer_of(req)});
+  }
+  auto outcome = decide(auth.open(), creds, req.has_header("X-Tandem-Request"), needed, action);
+  if (!outcome.admitted()) {
+    if (outcome.challenge) res.set_header("WWW-Authenticate", "Basic realm=\"Tandem\", charset=\"UTF-8\"");
+    if (outcome.retry_after_s > 0) res.set_header("Retry-After", std::to_string(outcome.retry_after_s));
+    reply_error(res, outcome.status, outcome.error);
+  }
+  return outcome;
+}
+
 std::function<void(const httplib::Request&, httplib::Response&)> guarded(http_auth& auth, auth::http_role needed,
                                                                          std::string action, guarded_handler h) {
   return [&auth, needed, action = std::move(action), h = std::move(h)](const httplib::Request& req,
                                                                        httplib::Response& res) {
-    credential_check creds;
-    if (!auth.open()) {
-      creds = auth.check(request_credentials{req.get_header_value("Authorization"),
-                                             cookie_value(req.get_header_value("Cookie"), auth.cookie_name()),
-                                             peer_of(req)});
-    }
-    auto outcome = decide(auth.open(), creds, changes_state(req), req.has_header("X-Tandem-Request"), needed, action);
-    if (!outcome.admitted()) {
-      if (outcome.challenge) res.set_header("WWW-Authenticate", "Basic realm=\"Tandem\", charset=\"UTF-8\"");
-      reply_error(res, outcome.status, outcome.error);
-      return;
-    }
-    h(req, res, outcome.who);
+    auto outcome = admit(auth, req, res, needed, action);
+    if (outcome.admitted()) h(req, res, outcome.who);
   };
 }
 
@@ -140,6 +144,13 @@ void admin_api::add_node_routes(httplib::Server& srv) {
       return;
     }
     auto result = auth_.login(body["user"].get<std::string>(), body["password"].get<std::string>(), peer_of(req));
+    if (result.throttled) {
+      credential_check throttled{credential_check::kind::basic, nullptr, "", result.throttled, result.retry_after_s};
+      auto outcome = decide(false, throttled, true, http_role::none, "log in");
+      res.set_header("Retry-After", std::to_string(outcome.retry_after_s));
+      reply_error(res, outcome.status, outcome.error);
+      return;
+    }
     if (!result.user) {
       reply_error(res, 401, "wrong user name or password");
       return;

@@ -37,6 +37,11 @@ class node;
 
 using guarded_handler = std::function<void(const httplib::Request&, httplib::Response&, const principal&)>;
 
+// Admits the request through `auth` (role `needed`; `action` words a refusal); when it is not
+// admitted, the refusal (401, 403, 429, 503 with its headers) is written to `res`.
+auth_outcome admit(http_auth& auth, const httplib::Request& req, httplib::Response& res, auth::http_role needed,
+                   std::string_view action);
+
 // A cpp-httplib handler that admits the request through `auth` (role `needed`; `action`
 // words a refusal) and then runs `h`.
 std::function<void(const httplib::Request&, httplib::Response&)> guarded(http_auth& auth, auth::http_role needed,

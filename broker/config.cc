@@ -222,7 +222,9 @@ std::string tab_hint(const std::string& text, int zero_based_line) {
 
 std::string public_console_url(const config& c) {
   if (!c.http.public_url.empty()) return c.http.public_url;
-  const bool plain = c.listeners.http.port != 0;
+  // HTTPS when there is an HTTPS listener: a console reached over plain HTTP would send its
+  // password and session cookie in the clear.
+  const bool plain = c.listeners.https.port == 0;
   const endpoint& where = plain ? c.listeners.http : c.listeners.https;
   if (where.port == 0) return {};
   endpoint shown = where;

@@ -116,8 +116,8 @@ struct config_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The console address this node publishes: http.public_url, else http://HOST:PORT/ of
-// listeners.http (or https://... of listeners.https when only that is on), where a wildcard
+// The console address this node publishes: http.public_url, else https://HOST:PORT/ of
+// listeners.https when that is on, else http://HOST:PORT/ of listeners.http, where a wildcard
 // host (0.0.0.0, ::) is replaced by the host of listeners.ha, else by this machine's host
 // name. Empty when neither HTTP listener is on.
 std::string public_console_url(const config& c);

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "auth/password.h"
@@ -39,8 +40,8 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-auth_outcome decide(bool open, const credential_check& c, bool changes_state, bool tandem_header,
-                    auth::http_role needed, std::string_view action) {
+auth_outcome decide(bool open, const credential_check& c, bool tandem_header, auth::http_role needed,
+                    std::string_view action) {
   auth_outcome out;
   if (open) {
     out.who.role = auth::http_role::admin;
@@ -55,13 +56,16 @@ auth_outcome decide(bool open, const credential_check& c, bool changes_state, bo
   };
   using kind = credential_check::kind;
   if (c.from == kind::none) return refuse(401, "authentication required: log in, or send HTTP Basic credentials");
+  if (c.throttled) {
+    out.retry_after_s = c.retry_after_s;
+    return refuse(c.throttled, c.throttled == 429
+                                   ? fmt::format("too many failed logins from this address: try again in {} s",
+                                                 c.retry_after_s)
+                                   : std::string("too many password checks at once: try again in a moment"));
+  }
   if (!c.user) {
     return refuse(401, c.from == kind::basic ? "wrong user name or password"
                                              : "the session has expired or is unknown: log in again");
-  }
-  if (c.from == kind::cookie && changes_state && !tandem_header) {
-    return refuse(403, "a request authenticated by the session cookie must carry the header X-Tandem-Request "
-                       "to change anything (cross-site request guard)");
   }
   if (c.user->role < needed) {
     return refuse(403, fmt::format("user '{}' ({}) may not {}: needs {}", c.user->name, auth::to_string(c.user->role),
@@ -71,7 +75,8 @@ auth_outcome decide(bool open, const credential_check& c, bool changes_state, bo
   return out;
 }
 
-session_store::session_store(std::size_t max_sessions, std::chrono::seconds ttl) : max_(max_sessions), ttl_(ttl) {}
+session_store::session_store(std::size_t max_sessions, std::chrono::seconds ttl, std::size_t max_per_user)
+    : max_(max_sessions), max_per_user_(std::max<std::size_t>(1, max_per_user)), ttl_(ttl) {}
 
 std::string session_store::create(const auth::user& user) {
   unsigned char raw[32];
@@ -80,6 +85,7 @@ std::string session_store::create(const auth::user& user) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   evict_locked(now);
+  evict_oldest_of_locked(user);
   std::string d = digest(token);
   by_digest_[d] = session{&user, now + ttl_, next_};
   by_age_[next_++] = d;
@@ -95,6 +101,21 @@ void session_store::evict_locked(std::chrono::steady_clock::time_point now) {
     if (s != by_digest_.end()) by_digest_.erase(s);
     it = by_age_.erase(it);
   }
+}
+
+void session_store::evict_oldest_of_locked(const auth::user& user) {
+  // At most max_ sessions to look through, and only at a login.
+  std::size_t count = 0;
+  auto oldest = by_age_.end();
+  for (auto it = by_age_.begin(); it != by_age_.end(); ++it) {
+    auto s = by_digest_.find(it->second);
+    if (s == by_digest_.end() || s->second.user != &user) continue;
+    if (oldest == by_age_.end()) oldest = it;
+    ++count;
+  }
+  if (count < max_per_user_) return;
+  by_digest_.erase(oldest->second);
+  by_age_.erase(oldest);
 }
 
 const auth::user* session_store::find(std::string_view token) {
@@ -146,12 +167,54 @@ std::string cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
-http_auth::http_auth(auth::user_directory& users, security_stats& stats, const std::string& node_name)
-    : cookie_name_("tandem_session_" + node_name), users_(users), stats_(stats) {}
+std::string peer_address(std::string_view peer) {
+  auto colon = peer.rfind(':');
+  return std::string(colon == std::string_view::npos ? peer : peer.substr(0, colon));
+}
+
+http_auth::http_auth(auth::user_directory& users, security_stats& stats, const std::string& node_name,
+                     throttle_options limits)
+    : cookie_name_("tandem_session_" + node_name), users_(users), stats_(stats), throttle_(limits) {}
 
 void http_auth::failed(const std::string& peer, std::string_view user, std::string_view how) {
   stats_.http_auth_failures.fetch_add(1, std::memory_order_relaxed);
-  log::warn("http", "failed login from {} as '{}' ({})", peer, user, how);
+  throttle_.failed(peer_address(peer));
+  // A guessing client must not flood the log either; the counter above counts every one.
+  std::uint64_t left_out = 0;
+  switch (throttle_.may_log(left_out)) {
+    case login_throttle::log_decision::log:
+      log::warn("http", "failed login from {} as '{}' ({}){}", peer, printable(user), how,
+                left_out ? fmt::format("; {} more failed logins were not logged", left_out) : "");
+      break;
+    case login_throttle::log_decision::announce_quiet:
+      log::warn("http", "more than {} failed logins within {} s: the next ones are counted "
+                        "(tandem_auth_failures_total) but not logged for the rest of that time",
+                throttle_.options().log_lines, throttle_.options().log_window.count());
+      break;
+    case login_throttle::log_decision::quiet: break;
+  }
+}
+
+http_auth::verified http_auth::verify(std::string_view name, std::string_view password, const std::string& peer,
+                                      std::string_view how) {
+  verified out;
+  // Before anything else, so a client backing off learns nothing about the password, right
+  // or wrong, and costs no PBKDF2.
+  if (auto wait = throttle_.backing_off(peer_address(peer))) {
+    out.throttled = 429;
+    out.retry_after_s = *wait;
+    return out;
+  }
+  if ((out.user = users_.authenticate_cached(name, password))) return out;
+  auto slot = throttle_.acquire();
+  if (!slot) {
+    out.throttled = 503;
+    out.retry_after_s = 1;
+    return out;
+  }
+  out.user = users_.authenticate(name, password);
+  if (!out.user) failed(peer, name, how);
+  return out;
 }
 
 credential_check http_auth::check(const request_credentials& r) {
@@ -164,8 +227,10 @@ credential_check http_auth::check(const request_credentials& r) {
       return c;
     }
     c.claimed = creds->first;
-    c.user = users_.authenticate(creds->first, creds->second);
-    if (!c.user) failed(r.peer, creds->first, "HTTP Basic");
+    auto v = verify(creds->first, creds->second, r.peer, "HTTP Basic");
+    c.user = v.user;
+    c.throttled = v.throttled;
+    c.retry_after_s = v.retry_after_s;
     return c;
   }
   if (!r.session_token.empty()) {
@@ -177,11 +242,11 @@ credential_check http_auth::check(const request_credentials& r) {
 
 http_auth::login_result http_auth::login(std::string_view name, std::string_view password, const std::string& peer) {
   login_result out;
-  out.user = users_.authenticate(name, password);
-  if (!out.user) {
-    failed(peer, name, "console login");
-    return out;
-  }
+  auto v = verify(name, password, peer, "console login");
+  out.user = v.user;
+  out.throttled = v.throttled;
+  out.retry_after_s = v.retry_after_s;
+  if (!out.user) return out;
   out.token = sessions_.create(*out.user);
   log::info("http", "{} logged in from {} ({})", out.user->name, peer, auth::to_string(out.user->role));
   return out;

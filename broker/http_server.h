@@ -11,9 +11,20 @@
 // so a slow HTTP client never stalls message traffic. Handlers never touch the broker core:
 // they read node::status() and post everything else to the event loop (node::run_on_loop).
 //
+// Before routing (so before authentication and before the body is read), every request
+// passes the cross-site request guard (http_origin.h) and the body limits: a request body
+// must come with a Content-Length (411 otherwise) of at most api_body_limit (413), except
+// POST /api/v1/send from an admin, whose message may be as large as a STOMP frame
+// (limits.max_frame_bytes): its credentials are checked before its body is read. Each read
+// and write of a connection waits at most io_timeout; stop() ends connections still open
+// after stop_grace, so it returns within about that time whatever the clients do.
+//
 // Errors are JSON: {"error": "..."} with the status, including 404 for an unknown route and
 // 500 for a handler that threw.
 
+#include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +38,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 struct Response;
 }  // namespace httplib
 
@@ -37,6 +49,10 @@ class admin_api;
 
 class http_server {
  public:
+  static constexpr std::size_t api_body_limit = 64 << 10;
+  static constexpr std::chrono::seconds io_timeout{3};
+  static constexpr std::chrono::milliseconds stop_grace{1000};
+
   explicit http_server(node& n);
   ~http_server();
   http_server(const http_server&) = delete;
@@ -45,6 +61,8 @@ class http_server {
   // Binds every configured listener and starts serving. An error names the address, or the
   // certificate file that could not be used (then with std::errc::invalid_argument).
   tandem::error start();
+  // Stops accepting, gives requests in progress stop_grace to finish, then shuts their
+  // connections down and joins every thread. Idempotent; any thread but the HTTP threads.
   void stop();
 
  private:
@@ -53,9 +71,12 @@ class http_server {
     bool tls = false;
     std::unique_ptr<httplib::Server> server;
     std::thread thread;
+    std::atomic<bool> finished{false};  // the accept loop returned and its pool was joined
   };
   tandem::error open(listener& l);
   void routes(httplib::Server& srv);
+  // The guard and body limits applied before routing: true when `res` holds the refusal.
+  bool refuse_early(const httplib::Request& req, httplib::Response& res);
 
   node& node_;
   http_auth auth_;

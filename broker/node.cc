@@ -125,6 +125,7 @@ int node::run() {
   if (cfg_.listeners.ha.port) {
     if (auto err = ha_->listen(cfg_.listeners.ha)) {
       log::error("node", "{}", err.message);
+      stop_http();  // the node is not starting: nothing may answer for it
       return 1;
     }
     ha_listening_ = true;
@@ -302,6 +303,12 @@ void node::fence(const std::string& reason) {
   set_role(role::standby, epoch, "fenced after: " + reason + "; contending again");
 }
 
+void node::stop_http() {
+  // HTTP requests waiting for this loop would wait in vain: answer them before joining.
+  gate_->close();
+  if (http_) http_->stop();
+}
+
 loop_outcome node::run_on_loop(std::function<void(broker* core, loop_done done)> op,
                               std::chrono::milliseconds timeout) {
   auto state = std::make_shared<loop_done::state>();
@@ -382,9 +389,7 @@ void node::shutdown() {
   signals_.cancel();
   if (ha_) ha_->stop();
   if (lease_) lease_->stop();
-  // HTTP requests waiting for this loop would wait in vain: answer them before joining.
-  gate_->close();
-  if (http_) http_->stop();
+  stop_http();
   stomp_security_.stop();  // logins still being checked are for sessions closed above
   io_.stop();
 }

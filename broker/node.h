@@ -137,6 +137,8 @@ class node {
   // The journal failed: stop serving at once, then release the lease off the event loop.
   void on_store_failure(const std::string& reason);
   void shutdown();
+  // HTTP requests waiting for the event loop are answered at once, then the listeners stop.
+  void stop_http();
   void set_role(role r, std::uint64_t epoch, const std::string& reason);
   void refresh_status();
   void start_status_timer();
@@ -159,7 +161,6 @@ class node {
   std::unique_ptr<storage::store> store_;
   std::unique_ptr<broker> core_;
   std::unique_ptr<stomp_server> stomp_;
-  std::unique_ptr<http_server> http_;
   std::unique_ptr<ha_link> ha_;
   // Built once at start (a bad certificate stops the node there); every TLS listener this
   // node opens while active uses it.
@@ -173,6 +174,9 @@ class node {
 
   mutable std::mutex status_mu_;
   node_status status_;
+  // Last, so it is destroyed (its threads joined) first: its handlers use the members above
+  // (status_mu_ and status_, lease_, gate_, io_, users_, security_stats_) until then.
+  std::unique_ptr<http_server> http_;
 };
 
 }  // namespace tandem::broker

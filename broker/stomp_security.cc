@@ -8,10 +8,7 @@
 #include "common/log.h"
 
 namespace tandem::broker {
-namespace {
 
-// A login as a client sent it goes into logs and ERROR frames: bounded, without control
-// characters. Configured names (1-128 characters of A-Z a-z 0-9 . _ - @) pass unchanged.
 std::string printable(std::string_view login) {
   constexpr std::size_t max_shown = 128;
   std::string out(login.substr(0, max_shown));
@@ -20,6 +17,8 @@ std::string printable(std::string_view login) {
   if (login.size() > max_shown) out += "...";
   return out;
 }
+
+namespace {
 
 // One PBKDF2 keeps a core busy for tens of milliseconds. The event loop needs a core of its
 // own, so the pool takes what is left, at most two (a storm of distinct first logins is rare:

@@ -43,6 +43,11 @@ struct security_stats {
   std::atomic<std::uint64_t> http_auth_failures{0};   // wrong HTTP Basic credentials, failed console logins
 };
 
+// A user name as a client sent it (STOMP login, HTTP Basic, the console's login), for logs and
+// ERROR frames: at most 128 bytes, control characters shown as '?'. Configured names (1-128
+// characters of A-Z a-z 0-9 . _ - @) pass unchanged.
+std::string printable(std::string_view login);
+
 class stomp_security {
  public:
   using login_done = std::function<void(const auth::user*)>;  // null: refused

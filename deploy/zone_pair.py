@@ -182,7 +182,7 @@ class ZonePair:
         """POST /api/v1/switchover to `name`, from inside its zone (an operator on that host)."""
         addr = zn.HOSTS[NODES[name]]
         r = self._in_zone(name, ["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-d", "",
-                                 f"http://{addr}:{HTTP}/api/v1/switchover"])
+                                 "-H", "X-Tandem-Request: 1", f"http://{addr}:{HTTP}/api/v1/switchover"])
         if r.stdout.strip() != "202":
             raise DrillError(f"switchover on {name} answered {r.stdout.strip() or r.stderr.strip()}")
 

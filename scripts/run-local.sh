@@ -269,7 +269,7 @@ $(tls_lines)
     login:   admin / $(cat "$ADMIN_PASSWORD_FILE") for the admin API and console (STOMP needs none)
     state and logs: $STATE_DIR/
   Try: kill -9 the active's pid (the other takes over, the killed one returns as standby),
-       or a graceful switchover: curl -u admin -d '' http://${node_http[$serving]}/api/v1/switchover
+       or a graceful switchover: curl -u admin -H 'X-Tandem-Request: 1' -d '' http://${node_http[$serving]}/api/v1/switchover
   Press Ctrl-C to stop both (or: kill -TERM $$).
 
 MSG

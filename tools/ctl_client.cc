@@ -133,7 +133,8 @@ node_client::node_client(node_options options)
   if (!options_.user.empty()) client_->set_basic_auth(options_.user.c_str(), options_.password.c_str());
   if (!options_.ca_file.empty()) client_->set_ca_cert_path(options_.ca_file.c_str());
   client_->enable_server_certificate_verification(!options_.insecure);
-  client_->set_default_headers({{"Accept", "application/json"}, {"User-Agent", "tandem-ctl"}});
+  // X-Tandem-Request: the API refuses a POST or DELETE without it (its cross-site request guard).
+  client_->set_default_headers({{"Accept", "application/json"}, {"User-Agent", "tandem-ctl"}, {"X-Tandem-Request", "1"}});
 }
 
 node_client::~node_client() = default;
@@ -184,7 +185,8 @@ outcome<json> node_client::finish(const std::string& method, const std::string& 
   std::string message = body.is_object() && body.contains("error") && body["error"].is_string()
                             ? body["error"].get<std::string>()
                             : fmt::format("{} {} answered HTTP {}", method, path, r->status);
-  failure kind = r->status == 401   ? failure::unauthorized
+  if (r->status == 413) message = fmt::format("{}: {} {} was refused as too large (HTTP 413): {}", options_.url, method, path, message);
+  failure kind = r->status == 401 || r->status == 429 ? failure::unauthorized  // 429: failed logins, backing off
                  : r->status == 403 ? failure::forbidden
                  : r->status == 503 ? failure::standby
                                     : failure::refused;

@@ -26,7 +26,7 @@ using json = nlohmann::json;
 // What went wrong with a call, so commands can choose the exit code.
 enum class failure {
   unreachable,  // no HTTP answer: refused, timed out, TLS handshake or verification failed
-  unauthorized, // 401: missing or wrong credentials
+  unauthorized, // 401: missing or wrong credentials; 429: too many failed logins lately
   forbidden,    // 403: the user's role is not enough
   standby,      // 503 from a node that is not active
   refused,      // any other error status (404, 409, 400, 500, ...)
@@ -53,7 +53,7 @@ struct node_options {
   std::string password;
   std::string ca_file;  // HTTPS: PEM bundle to verify the node's certificate
   bool insecure = false;  // HTTPS: do not verify the certificate at all
-  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds timeout{7000};
 };
 
 // Checks and normalises a node URL ("host:port" means http://). Errors name the URL.

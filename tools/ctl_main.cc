@@ -60,16 +60,20 @@ int resolve_settings(settings& s, const std::string& nodes, const std::string& c
 int main(int argc, char** argv) {
   CLI::App app{"tandem-ctl: operate a Tandem active/standby pair through its admin API"};
   app.require_subcommand(1);
+  app.footer("Exit codes: 0 done; 1 usage (bad arguments, config file or URL; purge not confirmed); 2 a node did "
+             "not answer; 3 no node is active (503 from a standby); 4 credentials or role refused (401/403); "
+             "5 any other API error (404, 409, 413 too large, ...).");
   app.fallthrough();
   settings s;
   std::string nodes, config_file;
-  long long timeout_ms = 5000;
+  // Longer than the 5 s an API call waits for the broker, so its own 503 answer arrives.
+  long long timeout_ms = 7000;
   app.add_option("--nodes", nodes, "the nodes' HTTP(S) URLs, comma-separated: http://HOST:PORT,http://HOST:PORT");
   app.add_option("--config", config_file, "a YAML file with nodes, user, password or password_file, ca_file, timeout_ms");
   auto* user_opt = app.add_option("--user", s.user, "user name (HTTP Basic); the password from --password, TANDEM_PASSWORD or a prompt");
   auto* password_opt = app.add_option("--password", s.password, "password (visible to other local users: prefer TANDEM_PASSWORD)");
   app.add_flag("--json", s.json, "print the API's JSON instead of a table");
-  auto* timeout_opt = app.add_option("--timeout", timeout_ms, "per request: connect and each read, in ms (default 5000)")->check(CLI::Range(1, 600000));
+  auto* timeout_opt = app.add_option("--timeout", timeout_ms, "per request: connect and each read, in ms (default 7000)")->check(CLI::Range(1, 600000));
   auto* ca_opt = app.add_option("--ca-file", s.ca_file, "HTTPS: PEM CA bundle to verify the nodes' certificates")->check(CLI::ExistingFile);
   auto* insecure_opt = app.add_flag("--insecure", s.insecure, "HTTPS: do not verify the nodes' certificates");
 

@@ -9,7 +9,7 @@
 //   password: secret          # or password_file: /etc/tandem/ops.password (first line)
 //   ca_file: /etc/tandem/ca.pem   # relative paths are relative to the config file
 //   insecure: false
-//   timeout_ms: 5000
+//   timeout_ms: 7000
 
 #include <memory>
 #include <string>
@@ -27,7 +27,7 @@ struct settings {
   bool password_given = false;
   std::string ca_file;
   bool insecure = false;
-  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds timeout{7000};  // above the API's own 5 s wait for the broker
   bool json = false;
 };
 

@@ -46,7 +46,7 @@ def http_get(port, path, timeout=2.0, auth=None):
 def http_post(port, path, timeout=2.0, auth=None):
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("POST", path, body=b"", headers={"Content-Length": "0", **_auth_headers(auth)})
+        c.request("POST", path, body=b"", headers={"Content-Length": "0", "X-Tandem-Request": "1", **_auth_headers(auth)})
         r = c.getresponse()
         body = r.read().decode("utf-8", errors="replace")
         c.close()

@@ -105,6 +105,7 @@ def api(node, method, path, user="admin", body=None, timeout=10.0):
     if body is not None or method in ("POST", "DELETE"):
         data = json.dumps(body if body is not None else {}).encode()
         headers["Content-Type"] = "application/json"
+        headers["X-Tandem-Request"] = "1"  # the API's cross-site request guard
     c = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=timeout)
     try:
         c.request(method, path, body=data, headers=headers)

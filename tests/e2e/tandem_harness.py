@@ -775,21 +775,27 @@ class Api:
     """An HTTP client of one node's admin API: JSON in and out, HTTP Basic credentials or the
     console's session cookie, plain HTTP or HTTPS (verified against `ca_file`).
 
-    `console=True` sends `X-Tandem-Request: 1` as the console does."""
+    Requests that change anything (POST, PUT, DELETE) carry `X-Tandem-Request: 1`, the API's
+    cross-site request guard, unless `guard_header=False`; `console=True` sends it on every
+    request, as the console does (then a 401 has no Basic challenge). `source` binds the client
+    to a local address (e.g. "127.0.0.2"), to look like another client."""
 
     def __init__(self, port, host="127.0.0.1", user=None, password=None, https=False, ca_file=None,
-                 console=False, timeout=10.0):
+                 console=False, timeout=10.0, guard_header=True, source=None):
         self.host, self.port, self.https, self.timeout = host, port, https, timeout
         self.user, self.password = user, password
         self.ca_file = ca_file
         self.console = console
+        self.guard_header = guard_header
+        self.source = (source, 0) if source else None
         self.cookie = None
 
     def _connection(self):
         if self.https:
             ctx = ssl.create_default_context(cafile=self.ca_file)
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=ctx)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=ctx,
+                                               source_address=self.source)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout, source_address=self.source)
 
     def request(self, method, path, body=None, headers=None):
         h = dict(headers or {})
@@ -804,7 +810,7 @@ class Api:
             h.setdefault("Authorization", f"Basic {token}")
         if self.cookie:
             h.setdefault("Cookie", self.cookie)
-        if self.console:
+        if self.console or (self.guard_header and method in ("POST", "PUT", "DELETE")):
             h.setdefault("X-Tandem-Request", "1")
         c = self._connection()
         try:

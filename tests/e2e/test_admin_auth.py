@@ -1,5 +1,6 @@
 """Authentication and roles of the admin API (broker/ADMIN_API.md): HTTP Basic and the console's
-session cookie, viewer and admin, the X-Tandem-Request guard, /metrics, open mode, and HTTPS on
+session cookie, viewer and admin, the cross-site request guard (X-Tandem-Request, Origin,
+Sec-Fetch-Site) for every kind of credentials and in open mode, /metrics, and HTTPS on
 listeners.https with a certificate made by the test."""
 
 import os
@@ -95,7 +96,7 @@ def test_console_login_with_a_session_cookie(node):
     assert console.ok("POST", "/api/v1/queues/c.q/purge", status=404)["error"] == "no queue /queue/c.q"
 
     # The cookie alone does not change anything: the cross-site request guard.
-    no_header = node.api()
+    no_header = node.api(guard_header=False)
     no_header.cookie = console.cookie
     assert no_header.get("/api/v1/status").status == 200
     r = no_header.post("/api/v1/send", {"destination": "/queue/c.q", "body": "x"})
@@ -128,6 +129,76 @@ def test_open_mode_without_users(start_broker):
     assert "security.users is empty" in node.log_text()
 
 
+GUARDED = [("POST", "/api/v1/queues/g.q/purge", None), ("DELETE", "/api/v1/queues/g.q", None),
+           ("POST", "/api/v1/send", {"destination": "/queue/g.q", "body": "x"}), ("POST", "/api/v1/switchover", None),
+           ("POST", "/api/v1/logout", None), ("DELETE", "/api/v1/connections/1", None)]
+
+
+def assert_refused(r, *words):
+    assert r.status == 403, r
+    for w in words:
+        assert w in r.json["error"], (w, r.json)
+
+
+def test_every_change_needs_the_guard_header_whatever_the_credentials(node):
+    basic = node.api(user="root", password="root-pw", guard_header=False)
+    console = node.api(console=True)
+    assert console.login("root", "root-pw").status == 200
+    cookie = node.api(guard_header=False)
+    cookie.cookie = console.cookie
+    for client in (basic, cookie, node.api(guard_header=False)):
+        for method, path, body in GUARDED:
+            assert_refused(client.request(method, path, body), f"a {method} request must carry the header X-Tandem-Request")
+    # The login too: a form of another site cannot sign a browser in to an account of its choosing.
+    r = node.api(guard_header=False).post("/api/v1/login", {"user": "root", "password": "root-pw"})
+    assert_refused(r, "X-Tandem-Request")
+    assert "set-cookie" not in r.headers
+    # Reading needs no header; with it every change goes through as before.
+    assert basic.get("/api/v1/status").status == 200
+    assert node.api(user="root", password="root-pw").post("/api/v1/queues/g.q/purge").status == 404
+    assert console.ok("POST", "/api/v1/queues/g.q/purge", status=404)
+
+
+def test_changes_from_another_origin_or_site_are_refused(node):
+    admin = node.api(user="root", password="root-pw")
+    own = f"http://127.0.0.1:{node.http_port}"
+    send = ("/api/v1/send", {"destination": "/queue/o.q", "body": "x"})
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{node.http_port + 1}", own.replace("http", "https")):
+        assert_refused(admin.post(*send, headers={"Origin": origin}), "refused a request from origin", own)
+    assert_refused(admin.post(*send, headers={"Sec-Fetch-Site": "cross-site"}), "Sec-Fetch-Site: cross-site")
+    assert_refused(admin.post(*send, headers={"Sec-Fetch-Site": "cross-site", "Origin": own}), "cross-site")
+    # The node's own origin, as a browser on the console sends it.
+    assert admin.post(*send, headers={"Origin": own, "Sec-Fetch-Site": "same-origin"}).status == 200
+    # Reading from another origin is not refused (its page cannot read the answer anyway).
+    assert admin.get("/api/v1/status", headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}).status == 200
+    assert node.api(user="ops", password="ops-pw").get("/api/v1/queues/o.q").json["depth"] == 1
+
+
+def test_http_public_url_is_an_accepted_origin(tmp_path):
+    # Behind a proxy the browser's origin is the public one, not the Host the node sees.
+    b = th.Broker(tmp_path, {"http": {"public_url": "https://tandem.example:8443/console/"},
+                             "security": {"users": USERS}}, http=True)
+    try:
+        b.start()
+        admin = b.api(user="root", password="root-pw")
+        send = ("/api/v1/send", {"destination": "/queue/p.q", "body": "x"})
+        assert admin.post(*send, headers={"Origin": "https://TANDEM.example:8443"}).status == 200
+        assert_refused(admin.post(*send, headers={"Origin": "https://tandem.example"}),
+                       "http.public_url's https://tandem.example:8443")
+    finally:
+        b.terminate()
+
+
+def test_open_mode_changes_need_the_guard_header_too(start_broker):
+    node = start_broker(http=True)
+    bare = node.api(guard_header=False)
+    assert_refused(bare.post("/api/v1/send", {"destination": "/queue/open", "body": "x"}), "X-Tandem-Request")
+    assert_refused(bare.post("/api/v1/login", {"user": "x", "password": "y"}), "X-Tandem-Request")
+    assert_refused(node.api().post("/api/v1/send", {"destination": "/queue/open", "body": "x"},
+                                   headers={"Origin": "http://evil.example"}), "origin 'http://evil.example'")
+    assert node.api().ok("POST", "/api/v1/send", {"destination": "/queue/open", "body": "x"})["message_id"]
+
+
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("tls"))
@@ -143,8 +214,8 @@ def test_https_serves_the_same_api_with_secure_cookies(start_broker, certs):
     secure = th.Api(https_port, https=True, ca_file=certs.ca.cert, user="ops", password="ops-pw")
     s = secure.ok("GET", "/api/v1/status")
     assert s["role"] == "active"
-    # The plain listener publishes its own address as the console; both serve the same routes.
-    assert s["console"] == f"http://127.0.0.1:{node.http_port}/"
+    # With an HTTPS listener the console published is the https one; both serve the same routes.
+    assert s["console"] == f"https://127.0.0.1:{https_port}/"
     assert node.api(user="ops", password="ops-pw").get("/api/v1/status").status == 200
     console = th.Api(https_port, https=True, ca_file=certs.ca.cert, console=True)
     r = console.login("root", "root-pw")

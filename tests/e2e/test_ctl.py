@@ -237,3 +237,15 @@ def test_https_nodes_are_verified_with_the_ca_file(secure_pair, tmp_path):
     # Plain HTTP to the TLS port is no answer either, and named as such.
     r = ctl("queues", nodes=[f"http://127.0.0.1:{active.https_port}"], timeout=30)
     assert r.returncode == EXIT_NO_ACTIVE, r.stderr
+
+
+def test_help_lists_the_exit_codes_and_repeated_wrong_passwords_back_off(secure_pair):
+    r = subprocess.run([ctl_binary(), "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "Exit codes: 0 done; 1 usage" in r.stdout and "(default 7000)" in r.stdout, r.stdout
+    pair = secure_pair()
+    active = pair.wait_active()
+    for _ in range(5):
+        assert ctl("queues", nodes=[url(active)], password="wrong").returncode == EXIT_AUTH
+    r = ctl("queues", nodes=[url(active)])  # the right password, from an address backing off
+    assert r.returncode == EXIT_AUTH and "too many failed logins from this address" in r.stderr, r.stderr

@@ -121,6 +121,12 @@ TEST_CASE("a node with only HTTPS publishes an https address", "[config][http]")
   CHECK(public_console_url(c) == "https://127.0.0.1:8443/");
 }
 
+TEST_CASE("a node with HTTP and HTTPS publishes the https address", "[config][http]") {
+  tls_files t;
+  config c = parse_config(config_with("  http: 127.0.0.1:8161\n  https: 127.0.0.1:8443\n", t.section()), "node-1.yaml");
+  CHECK(public_console_url(c) == "https://127.0.0.1:8443/");
+}
+
 TEST_CASE("a node without HTTP publishes no console", "[config][http]") {
   config c = parse_config(config_with(""), "node-1.yaml");
   CHECK(public_console_url(c).empty());
