@@ -52,6 +52,12 @@ struct message_view {
   bool body_truncated = false;
 };
 inline constexpr std::size_t browse_preview_bytes = 256;
+// Browsing runs on the event loop, and a message that is not in memory (recovered, or paged
+// out) is read back from the journal for the page: a page stops early rather than make more
+// than this many reads, or read past this many bytes (the read that passes it is the last), so
+// a request costs the loop a bounded time even on NFS. It always holds at least one message.
+inline constexpr std::size_t browse_max_journal_reads = 50;
+inline constexpr std::size_t browse_max_journal_bytes = 4 << 20;
 
 struct browse_page {
   std::string destination;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/admin_views.h"
@@ -45,13 +46,16 @@ struct outgoing {
 };
 
 // Work a client has done inside a transaction, applied at commit, discarded at abort.
+// An open transaction is registered with the broker (broker::begin) until commit() or abort():
+// while it is open, the containers its acknowledgements came from are alive (one that is
+// deleted takes its acknowledgements out of every open transaction first).
 struct transaction {
   std::vector<outgoing> sends;
   struct ack {
     std::string subscription_id;  // to give it back on abort if the subscription still exists
     subscription* sub;
-    std::string source_name;  // its container, looked up again: it may be gone by then
-    inflight delivery;
+    std::string source_name;  // its container, for a commit whose write fails (it may be gone by then)
+    inflight delivery;        // delivery.source is alive while the transaction is open
   };
   std::vector<ack> acks;
 };
@@ -107,6 +111,11 @@ class broker {
   // Gives a delivery back for redelivery (or to the dead-letter queue past the limit).
   bool reject(subscription& sub, std::uint64_t ack_id, done_fn done);
 
+  // Registers an open transaction. REQUIRES: `tx` stays at its address until commit() or
+  // abort() (a session keeps it in a map), and one of them is called before it is destroyed
+  // (a closing session aborts its transactions).
+  void begin(transaction& tx) { open_transactions_.insert(&tx); }
+  // Both take the work out of `tx` (left empty) and unregister it before they return.
   void commit(transaction& tx, done_fn done);
   // `find_sub` resolves a subscription id of the session; null if it was closed.
   void abort(transaction& tx, const std::function<subscription*(const std::string&)>& find_sub);
@@ -140,7 +149,9 @@ class broker {
   std::optional<destination_view> queue_view(const std::string& queue) const;
   // A page of a queue's messages, in-flight ones first, then pending ones in delivery order,
   // without consuming, reordering or marking anything. Messages recovered from the journal and
-  // not read back yet are read for the page without being kept. nullopt for an unknown queue.
+  // not read back yet are read for the page without being kept, within a budget
+  // (browse_max_journal_reads, browse_max_journal_bytes): past it the page ends early, with
+  // fewer than `limit` messages. nullopt for an unknown queue.
   std::optional<browse_page> browse(const std::string& queue, std::size_t offset, std::size_t limit);
   // Removes every pending (not in-flight) message of `queue`; `done` runs with how many once
   // the removals are durable. False (and no call) for an unknown queue.
@@ -194,6 +205,10 @@ class broker {
   // Runs the on_store_failure callback once the store has failed.
   void note_store_failure(std::error_code ec);
   void destroy_container(container& c);
+  // Takes the acknowledgements of `c`'s messages out of every open transaction, before `c` is
+  // destroyed; with `b`, their journal references are removed into it (a deleted queue's
+  // messages must not come back at a restart, nor on the transaction's abort).
+  void release_held_acks(container& c, storage::batch* b);
   void housekeeping();
   std::string dead_letter_name(const container& from) const;
   bool is_dead_letter_name(std::string_view name) const;
@@ -226,6 +241,7 @@ class broker {
 
   std::map<std::string, std::unique_ptr<container>> containers_;
   std::unordered_map<std::string, topic_state> topics_;
+  std::unordered_set<transaction*> open_transactions_;
   connection_registry connections_;
   std::uint64_t housekeeping_ticks_ = 0;
   std::int64_t now_s_ = 0;            // coarse clock (steady seconds), advanced by housekeeping

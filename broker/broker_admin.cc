@@ -71,18 +71,27 @@ std::optional<browse_page> broker::browse(const std::string& queue, std::size_t 
   page.offset = offset;
   page.limit = limit;
   std::size_t index = 0;
+  std::size_t reads = 0, read_bytes = 0;
+  bool cut = false;  // the journal-read budget is spent: the page ends here
   auto add = [&](const queued& entry, bool inflight) {
-    if (index++ < offset || page.messages.size() >= limit) return;
+    if (index++ < offset || page.messages.size() >= limit || cut) return;
     const message* m = entry.msg.get();
     // A message recovered and not read back yet: read a copy for the page, leaving the queued
     // message as it was (it is loaded when it is delivered, not because someone looked).
     std::optional<storage::message_record> copy;
     if (!m->loaded) {
+      if (!page.messages.empty() && (reads >= browse_max_journal_reads || read_bytes >= browse_max_journal_bytes)) {
+        cut = true;
+        return;
+      }
+      ++reads;
       auto r = store_.read_message(*m->stored);
       if (!r) {
         log::warn("broker", "browse {}: cannot read message seq {}: {}", queue, m->stored->value(), r.err().describe());
       }
       copy.emplace(r ? std::move(r.value()) : storage::message_record{});
+      read_bytes += copy->body.size();
+      for (const auto& h : copy->headers) read_bytes += h.key.size() + h.value.size();
     }
     message_view v;
     v.priority = m->priority;
@@ -116,7 +125,7 @@ std::optional<browse_page> broker::browse(const std::string& queue, std::size_t 
   page.total = index + q->depth();
   q->for_each_pending([&](const queued& entry) {
     add(entry, false);
-    return page.messages.size() < limit;  // a page deep in a long queue walks to it, no further
+    return page.messages.size() < limit && !cut;  // a page deep in a long queue walks to it, no further
   });
   return page;
 }
@@ -152,6 +161,7 @@ bool broker::delete_queue(const std::string& queue, const std::string& reason, c
   if (!q || q->kind() != container_kind::queue) return false;
   storage::batch b;
   end_consumers(*q, reason, b);
+  release_held_acks(*q, &b);  // acknowledged in a transaction still open: deleted all the same
   auto gone = q->remove_if([](const queued&) { return true; });
   for (const auto& entry : gone) settle(*q, entry, b);
   const std::size_t n = gone.size();
@@ -170,8 +180,11 @@ bool broker::delete_topic(const std::string& topic_name, const std::string& reas
   for (container* c : subs) {
     end_consumers(*c, reason, b);
     if (c->kind() == container_kind::durable) {
+      release_held_acks(*c, nullptr);
       b.remove_subscription(c->name());  // and every reference it holds
       ++durable;
+    } else {
+      release_held_acks(*c, &b);
     }
     containers_.erase(c->name());
   }

@@ -121,9 +121,22 @@ bool broker::destroy_durable(const std::string& client_id, const std::string& na
 }
 
 void broker::destroy_container(container& c) {
+  // Its messages die with it (a plain topic subscription's, or a deleted durable one's: the
+  // journal drops them with the subscription), held by a transaction or not.
+  release_held_acks(c, nullptr);
   // The topic itself stays (with its counts) until an administrator deletes it.
   if (auto it = topics_.find(c.topic); it != topics_.end()) std::erase(it->second.subscriptions, &c);
   containers_.erase(c.name());
+}
+
+void broker::release_held_acks(container& c, storage::batch* b) {
+  for (transaction* tx : open_transactions_) {
+    std::erase_if(tx->acks, [&](transaction::ack& a) {
+      if (a.delivery.source != &c) return false;
+      if (b) settle(c, a.delivery.entry, *b);
+      return true;
+    });
+  }
 }
 
 bool broker::deliver(container& from, subscription& sub, queued entry) {
@@ -261,9 +274,9 @@ void broker::commit(transaction& tx, done_fn done) {
     std::vector<std::string> targets;  // containers to enqueue into, looked up again later
     bool journaled = false;
   };
+  open_transactions_.erase(&tx);
   storage::batch b;
-  for (auto& a : tx.acks)
-    if (container* src = find_container(a.source_name)) settle(*src, a.delivery.entry, b);
+  for (auto& a : tx.acks) settle(*a.delivery.source, a.delivery.entry, b);
   std::vector<planned> plan;
   std::set<std::pair<std::string, std::uint64_t>> in_batch;
   for (auto& o : tx.sends) {
@@ -342,15 +355,19 @@ void broker::commit(transaction& tx, done_fn done) {
 
 void broker::abort(transaction& tx, const std::function<subscription*(const std::string&)>& find_sub) {
   // Acknowledgements made in the transaction are undone: the messages are unacknowledged
-  // again, held by their subscription if it still exists, else given back for redelivery.
+  // again, held by their subscription if it is still attached to their container, else given
+  // back to it for redelivery. Every container they came from is alive: a deleted one took its
+  // acknowledgements out of the transaction (release_held_acks).
+  open_transactions_.erase(&tx);
   storage::batch b;
   for (auto& a : tx.acks) {
+    container* src = a.delivery.source;
     subscription* s = find_sub(a.subscription_id);
-    if (s && s == a.sub) {
+    if (s && s == a.sub && s->source() == src) {
       auto& q = s->unacked();
       auto pos = std::find_if(q.begin(), q.end(), [&](const inflight& f) { return f.ack_id > a.delivery.ack_id; });
       q.insert(pos, std::move(a.delivery));
-    } else if (container* src = find_container(a.source_name)) {
+    } else {
       give_back(*src, std::move(a.delivery.entry), b);
       src->dispatch();
     }

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "common/utf8.h"
+
 namespace tandem::broker {
 
 std::string prometheus_text::escape_help(std::string_view text) {
@@ -18,13 +20,23 @@ std::string prometheus_text::escape_help(std::string_view text) {
 }
 
 std::string prometheus_text::escape_label_value(std::string_view value) {
+  // Destination names, logins and client ids come from clients and may be any bytes; the
+  // format is UTF-8 and a parser rejects the whole page at one invalid byte.
   std::string out;
   out.reserve(value.size());
-  for (char c : value) {
+  for (std::size_t i = 0; i < value.size();) {
+    const char c = value[i];
+    const std::size_t n = utf8_sequence_at(value, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER, one per invalid byte
+      ++i;
+      continue;
+    }
     if (c == '\\') out += "\\\\";
     else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
-    else out += c;
+    else out.append(value.substr(i, n));
+    i += n;
   }
   return out;
 }

@@ -10,7 +10,8 @@
 //   tandem_journal_fsync_seconds_count 41
 //
 // Every family gets its HELP and TYPE lines before its samples; HELP text escapes '\' and
-// line feeds, label values also '"'. Values are written in the shortest form that reads back
+// line feeds, label values also '"', and every byte of a label value that is not part of
+// well-formed UTF-8 becomes U+FFFD (names from clients may be any bytes; the format is UTF-8). Values are written in the shortest form that reads back
 // exactly, with +Inf, -Inf and NaN spelt as the format wants. A pure value type: no I/O.
 
 #include <initializer_list>

@@ -136,6 +136,11 @@ void stomp_session::accept_connect(const auth::user* u, std::uint32_t cx, std::u
              stomp::to_string(version_), client_id_, login_);
 }
 
+std::string stomp_session::durable_client_id() const {
+  if (client_id_.empty() || !user_) return client_id_;
+  return login_ + ":" + client_id_;
+}
+
 bool stomp_session::permitted(const frame& f, bool write, const std::string& destination) {
   if (!user_ || (write ? user_->may_write(destination) : user_->may_read(destination))) return true;
   fail(security_.deny(*user_, write, destination, remote_), &f);
@@ -169,7 +174,11 @@ void stomp_session::on_send(frame& f) {
   std::uint64_t producer_seq = 0;
   if (const std::string* id = f.find("message-id"); id && !id->empty()) {
     m->message_id = *id;
-    split_producer(*id, producer, producer_seq);
+    // With security on, producers are the user's own: another login sending the same
+    // PRODUCER:SEQ must not make this user's messages count as duplicates (nor the reverse).
+    // The key, login included, is what the journal keeps, so a re-send after a failover (same
+    // login) is still found. Logins cannot hold ':', so the key is unambiguous.
+    if (split_producer(*id, producer, producer_seq) && user_) producer = login_ + ":" + producer;
   } else {
     m->message_id = core_.next_message_id();
   }
@@ -226,12 +235,20 @@ void stomp_session::on_subscribe(frame& f) {
   }
   std::string durable(f.get("activemq.subscriptionName"));
   if (!durable.empty() && !starts_with(*dest, "/topic/")) durable.clear();  // queues are durable anyway
+  const std::string owner = durable_client_id();
+  if (!durable.empty() && !owner.empty()) {
+    // Subscribing to a durable subscription on another topic (or with another selector)
+    // replaces it and deletes its messages: that needs read permission on the topic it has
+    // now, too (the user's permissions may have changed since it was made).
+    const container* existing = core_.find_container(durable_container_name(owner, durable));
+    if (existing && existing->topic != *dest && !permitted(f, false, existing->topic)) return;
+  }
 
   auto sub = std::make_unique<subscription>(*this, id, mode, prefetch, std::move(sel));
   subscription& ref = *sub;
   subscriptions_[id] = std::move(sub);
   auto done = receipt_completion(f);
-  if (auto err = core_.subscribe(ref, *dest, client_id_, durable, done)) {
+  if (auto err = core_.subscribe(ref, *dest, owner, durable, done)) {
     subscriptions_.erase(id);
     return fail(err.message, &f);
   }
@@ -249,10 +266,10 @@ void stomp_session::on_unsubscribe(frame& f) {
     // ActiveMQ convention: UNSUBSCRIBE naming a durable subscription deletes it even when
     // it is not attached in this session. Deleting it (and its messages) needs read
     // permission on its topic: the same user could have subscribed to it.
-    if (!durable.empty() && !client_id_.empty()) {
-      const container* c = core_.find_container(durable_container_name(client_id_, durable));
+    if (const std::string owner = durable_client_id(); !durable.empty() && !owner.empty()) {
+      const container* c = core_.find_container(durable_container_name(owner, durable));
       if (c && !permitted(f, false, c->topic)) return;
-      if (core_.destroy_durable(client_id_, durable, receipt_completion(f))) return;
+      if (core_.destroy_durable(owner, durable, receipt_completion(f))) return;
     }
     return fail("no subscription with id '" + id + "'", &f);
   }
@@ -310,7 +327,7 @@ void stomp_session::on_begin(frame& f) {
   const std::string* tx = require(f, "transaction");
   if (!tx) return;
   if (transactions_.count(*tx)) return fail("transaction '" + *tx + "' is already open", &f);
-  transactions_[*tx];
+  core_.begin(transactions_[*tx]);  // the map keeps it at one address until commit or abort
   complete_receipt(reserve_receipt(f));
 }
 
@@ -319,9 +336,8 @@ void stomp_session::on_commit(frame& f) {
   if (!tx) return;
   auto it = transactions_.find(*tx);
   if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-  transaction work = std::move(it->second);
+  core_.commit(it->second, receipt_completion(f));  // takes the work out of it
   transactions_.erase(it);
-  core_.commit(work, receipt_completion(f));
 }
 
 void stomp_session::on_abort(frame& f) {
@@ -329,9 +345,8 @@ void stomp_session::on_abort(frame& f) {
   if (!tx) return;
   auto it = transactions_.find(*tx);
   if (it == transactions_.end()) return fail("transaction '" + *tx + "' was not begun", &f);
-  transaction work = std::move(it->second);
+  core_.abort(it->second, [this](const std::string& sid) { return find_subscription(sid); });
   transactions_.erase(it);
-  core_.abort(work, [this](const std::string& sid) { return find_subscription(sid); });
   complete_receipt(reserve_receipt(f));
 }
 

@@ -16,6 +16,10 @@ namespace {
 // is slower than its messages); it takes them again once the buffer has been written.
 constexpr std::size_t high_water_bytes = 1 << 20;
 constexpr std::size_t read_chunk = 64 * 1024;
+// After an ERROR the session closes once it is written. A client that stopped reading (its
+// socket's send buffer full) would keep it open for ever, with an administrator's close or a
+// deleted queue having no effect: the ERROR gets this long, then the socket is closed anyway.
+constexpr std::chrono::milliseconds error_write_deadline{2000};
 
 stomp::limits limits_from(const config& cfg) {
   stomp::limits l;
@@ -36,7 +40,8 @@ stomp_session::stomp_session(session_stream stream, broker& core, session_manage
       id_(id),
       parser_(limits_from(core.cfg())),
       send_timer_(stream_.get_executor()),
-      receive_timer_(stream_.get_executor()) {
+      receive_timer_(stream_.get_executor()),
+      close_deadline_(stream_.get_executor()) {
   remote_ = stream_.remote();
   std::error_code ec;
   stream_.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
@@ -146,9 +151,20 @@ void stomp_session::fail(std::string message, const frame* cause, std::string de
   // Nothing queued behind the ERROR: it is the last frame the client sees.
   write_frame(err);
   closing_ = true;
+  arm_close_deadline();
   // fail() can run inside a broker call (a refused write reported at once); detaching and
   // closing here would free subscriptions and containers that call is still using.
   if (!write_in_flight_) close_soon("after ERROR");
+}
+
+void stomp_session::arm_close_deadline() {
+  close_deadline_.expires_after(error_write_deadline);
+  close_deadline_.async_wait([self = shared_from_this()](std::error_code ec) {
+    if (ec || self->closed_) return;
+    log::info("stomp", "session {} from {}: last frames not written within {} ms (the client is not reading); closing",
+              self->id_, self->remote_, error_write_deadline.count());
+    self->close("last frames not written in time");
+  });
 }
 
 void stomp_session::close_soon(std::string reason) {
@@ -166,6 +182,7 @@ void stomp_session::close(std::string_view reason) {
   detach_all();
   send_timer_.cancel();
   receive_timer_.cancel();
+  close_deadline_.cancel();
   stream_.close();
   manager_.remove(id_);
 }
@@ -295,7 +312,10 @@ connection_info stomp_session::describe() const {
 
 void stomp_session::close_by_admin(const std::string& reason) {
   log::info("stomp", "session {} from {}: closed by an administrator", id_, remote_);
+  if (closed_) return;
+  const bool was_closing = closing_;  // e.g. a DISCONNECT whose receipts cannot be written
   fail(reason);
+  if (was_closing) arm_close_deadline();
 }
 
 void stomp_session::subscription_ended(subscription& sub, const std::string& reason) {

@@ -12,7 +12,8 @@
 // a receipt for frame N knows every earlier frame was handled too.
 //
 // Bad input (malformed frame, unknown command, missing header, limit exceeded) gets an ERROR
-// frame naming the problem, and then the connection is closed.
+// frame naming the problem, and then the connection is closed: once the ERROR is written, or
+// after 2 s when the client does not read (an administrator's close of a stuck consumer).
 //
 // Security (stomp_security.h): with `security.enabled`, CONNECT's login/passcode are checked
 // off the event loop; until the answer comes the session reads nothing more, so frames a
@@ -89,6 +90,10 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>,
   // The user's permission for `destination` (always when security is off); a refusal fails the
   // session with an ERROR naming the user, the action and the destination.
   bool permitted(const frame& f, bool write, const std::string& destination);
+  // The client id that names this connection's durable subscriptions: CONNECT's client-id,
+  // prefixed with "LOGIN:" when security is on, so each user has durable subscriptions of its
+  // own and no other login can attach to, replace or delete them. Empty without a client-id.
+  std::string durable_client_id() const;
   void on_send(frame& f);
   void on_subscribe(frame& f);
   void on_unsubscribe(frame& f);
@@ -98,9 +103,12 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>,
   void on_abort(frame& f);
   void on_disconnect(frame& f);
 
-  // Sends ERROR (with receipt-id if `cause` asked for a receipt), then closes after it is written.
+  // Sends ERROR (with receipt-id if `cause` asked for a receipt), then closes after it is
+  // written, or after 2 s if it cannot be (a client that does not read).
   void fail(std::string message, const frame* cause = nullptr, std::string detail = {});
   const std::string* require(const frame& f, std::string_view header);
+  // Closes the session in 2 s unless it has closed by then (its last frames written).
+  void arm_close_deadline();
 
   // Receipt ordering: reserve a slot when the frame arrives, complete it when done.
   std::optional<std::uint64_t> reserve_receipt(const frame& f);
@@ -155,6 +163,7 @@ class stomp_session : public std::enable_shared_from_this<stomp_session>,
 
   asio::steady_timer send_timer_;
   asio::steady_timer receive_timer_;
+  asio::steady_timer close_deadline_;  // armed by fail(): the ERROR's write deadline
   std::chrono::milliseconds send_interval_{0};
   std::chrono::milliseconds receive_interval_{0};
   bool wrote_since_tick_ = false;

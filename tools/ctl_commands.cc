@@ -32,7 +32,9 @@ int print_json(const json& j) {
   return exit_ok;
 }
 
-void print_origin(const node_state& n) { std::printf("%s (active) at %s\n", n.name().c_str(), n.url.c_str()); }
+void print_origin(const node_state& n) {
+  std::printf("%s (active) at %s\n", printable(n.name()).c_str(), printable(n.url).c_str());
+}
 
 std::string queue_name(const std::string& q) { return q.starts_with("/queue/") ? q : "/queue/" + q; }
 
@@ -94,11 +96,11 @@ int cmd_browse(const settings& s, const browse_args& a) {
     const json messages = page.value("messages", json::array());
     print_origin(n);
     if (messages.empty()) {
-      std::printf("%s: %s\n", name.c_str(), total ? fmt::format("no messages at offset {} ({} in all)", a.offset, count(total)).c_str()
+      std::printf("%s: %s\n", printable(name).c_str(), total ? fmt::format("no messages at offset {} ({} in all)", a.offset, count(total)).c_str()
                                                   : "empty");
       return int(exit_ok);
     }
-    std::printf("%s: messages %s-%s of %s\n", name.c_str(), count(a.offset + 1).c_str(),
+    std::printf("%s: messages %s-%s of %s\n", printable(name).c_str(), count(a.offset + 1).c_str(),
                 count(a.offset + messages.size()).c_str(), count(total).c_str());
     auto state = [](const json& m) {
       std::string st = m.value("inflight", false) ? "in flight" : "waiting";
@@ -113,12 +115,12 @@ int cmd_browse(const settings& s, const browse_args& a) {
     std::uint64_t i = a.offset;
     if (a.headers) {
       for (const auto& m : messages) {
-        std::printf("\n#%s  %s  priority %d  %s  %s  %s\n", count(++i).c_str(), m.value("message_id", "?").c_str(),
+        std::printf("\n#%s  %s  priority %d  %s  %s  %s\n", count(++i).c_str(), printable(m.value("message_id", "?")).c_str(),
                     m.value("priority", 4), clock_time(m.value("timestamp_ms", 0LL)).c_str(),
                     bytes(m.value("size", 0ULL)).c_str(), state(m).c_str());
         const json headers = m.value("headers", json::object());
         for (const auto& [k, v] : headers.items())
-          std::printf("  %s: %s\n", k.c_str(), one_line(v.is_string() ? v.get<std::string>() : v.dump(), 200).c_str());
+          std::printf("  %s: %s\n", printable(k).c_str(), one_line(v.is_string() ? v.get<std::string>() : v.dump(), 200).c_str());
         std::printf("  body: %s\n", body(m, 2000).c_str());
       }
     } else {
@@ -148,8 +150,8 @@ int cmd_purge(const settings& s, const std::string& queue, bool yes) {
       }
       auto depth = q.value->value("depth", std::uint64_t{0});
       auto inflight = q.value->value("inflight", std::uint64_t{0});
-      std::printf("Purge %s waiting in %s on %s (%s)? [y/N] ", count(depth - std::min(depth, inflight)).c_str(), name.c_str(),
-                  n.name().c_str(), n.url.c_str());
+      std::printf("Purge %s waiting in %s on %s (%s)? [y/N] ", count(depth - std::min(depth, inflight)).c_str(), printable(name).c_str(),
+                  printable(n.name()).c_str(), printable(n.url).c_str());
       std::fflush(stdout);
       std::string answer;
       std::getline(std::cin, answer);
@@ -161,7 +163,8 @@ int cmd_purge(const settings& s, const std::string& queue, bool yes) {
     auto r = n.client->post(path + "/purge");
     if (!r.ok()) return report(r.error, s);
     if (s.json) return print_json(*r.value);
-    std::printf("purged %s from %s on %s\n", json_count(*r.value, "purged").c_str(), name.c_str(), n.name().c_str());
+    std::printf("purged %s from %s on %s\n", json_count(*r.value, "purged").c_str(), printable(name).c_str(),
+                printable(n.name()).c_str());
     return int(exit_ok);
   });
 }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/utf8.h"
+
 namespace tandem::ctl {
 
 constexpr std::string_view dash = "—";
@@ -18,7 +20,12 @@ std::size_t display_width(std::string_view s) {
 void text_table::print(std::FILE* out) const {
   std::vector<std::size_t> widths(columns_.size());
   for (std::size_t i = 0; i < columns_.size(); ++i) widths[i] = display_width(columns_[i].header);
-  for (const auto& row : rows_)
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : rows_) {
+    auto& safe = rows.emplace_back();
+    for (const auto& cell : row) safe.push_back(printable(cell));
+  }
+  for (const auto& row : rows)
     for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
   auto line = [&](const std::vector<std::string>& cells) {
     std::string text;
@@ -36,7 +43,7 @@ void text_table::print(std::FILE* out) const {
   std::vector<std::string> headers;
   for (const auto& c : columns_) headers.push_back(c.header);
   line(headers);
-  for (const auto& row : rows_) line(row);
+  for (const auto& row : rows) line(row);
 }
 
 std::string count(std::uint64_t n) {
@@ -90,15 +97,27 @@ std::string clock_time(std::int64_t epoch_ms) {
   return buf;
 }
 
-std::string one_line(std::string_view text, std::size_t width) {
+std::string printable(std::string_view text) {
   std::string out;
-  for (unsigned char c : text) {
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = utf8_sequence_at(text, i);
     if (c == '\n') out += "\\n";
     else if (c == '\r') out += "\\r";
     else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);
+    else if (n == 0 || c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    // C1 controls (U+0080..U+009F, e.g. U+009B, a one-character CSI) are encoded C2 80..C2 9F.
+    else if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0)
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[i + 1]));
+    else out.append(text.substr(i, n));
+    i += n == 0 ? 1 : n;
   }
+  return out;
+}
+
+std::string one_line(std::string_view text, std::size_t width) {
+  std::string out = printable(text);
   if (display_width(out) <= width) return out;
   std::string cut;
   std::size_t w = 0;

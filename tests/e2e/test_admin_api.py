@@ -2,6 +2,8 @@
 clients: what each route shows, and that what it changes really happened (purged messages stay
 gone after SIGKILL, a closed connection's message is redelivered, browsing consumes nothing)."""
 
+import time
+
 import pytest
 
 import tandem_harness as th
@@ -291,3 +293,112 @@ def test_errors_are_json_with_a_message(node):
     r = api.request("POST", "/api/v1/login", b"")
     assert r.status == 200 and r.json["auth"] is False  # open mode: no users configured
     assert "security.users is empty" in node.log_text()
+
+
+def test_closing_a_consumer_that_does_not_read_ends_it_within_seconds(node, clients):
+    # A consumer that stopped reading: its socket's buffers and the session's own are full, so
+    # the ERROR "closed by an administrator" can never be written. The close still happens, a
+    # short write deadline later, and the connection leaves the list.
+    import socket
+
+    api = node.api()
+    p = clients.new(node)
+    big = "s" * (512 * 1024)
+    for _ in range(24):  # 12 MiB: more than the session, the kernel's and the client's buffers hold
+        p.send("/queue/api.stuck", big, persistent=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    try:
+        sock.connect(node.host_and_port)
+        sock.sendall(th.encode_frame("CONNECT", [("accept-version", "1.2"), ("host", "localhost"),
+                                                 ("client-id", "stuck-1")]))
+        sock.sendall(th.encode_frame("SUBSCRIBE", [("id", "s"), ("destination", "/queue/api.stuck"), ("ack", "auto")]))
+        # ... and never reads again. Deliveries stop once everything is full.
+        def stuck_connection():
+            conns = api.ok("GET", "/api/v1/connections")["connections"]
+            return next((c for c in conns if c["client_id"] == "stuck-1"), None)
+
+        th.wait_until(lambda: (stuck_connection() or {}).get("messages_out", 0) > 0, what="deliveries to start")
+        last = [-1]
+
+        def settled():
+            now = stuck_connection()["messages_out"]
+            same, last[0] = now == last[0], now
+            return same
+        th.wait_until(settled, timeout=20, interval=0.5, what="deliveries to stop (buffers full)")
+        stuck = stuck_connection()
+        assert stuck["messages_out"] < 24 and destination(api, "/queue/api.stuck")["depth"] > 0, stuck
+
+        t0 = time.monotonic()
+        assert api.ok("DELETE", f"/api/v1/connections/{stuck['id']}") == {"closed": str(stuck["id"])}
+        th.wait_until(lambda: stuck_connection() is None, timeout=10, what="the stuck connection to close")
+        closed_after = time.monotonic() - t0
+        assert closed_after < 8, f"closed after {closed_after:.1f} s"
+        assert "not written within 2000 ms" in node.log_text()
+        # The socket is really closed: reading what is buffered ends in EOF or a reset.
+        sock.settimeout(10)
+        try:
+            while sock.recv(1 << 20):
+                pass
+        except ConnectionResetError:
+            pass
+    finally:
+        sock.close()
+    # The node goes on serving: the undelivered messages are there for the next consumer.
+    assert destination(api, "/queue/api.stuck")["depth"] > 0
+
+
+def test_deleting_a_queue_takes_a_message_acknowledged_in_an_open_transaction(node, clients):
+    # The acknowledgement is held by the transaction, not by the subscription: deleting the
+    # queue must delete that message too (also in the journal), and the transaction's abort when
+    # the connection closes must not bring it back.
+    api = node.api()
+    p = clients.new(node)
+    p.send("/queue/api.txdel", "held", persistent=True)
+    p.send("/queue/api.txdel", "waiting", persistent=True)
+    c = clients.new(node, version="1.2")
+    c.subscribe("/queue/api.txdel", "c", ack="client-individual", headers=PREFETCH_1)
+    held = c.listener.wait_for(1)[0]
+    assert held.body == "held"
+    c.begin("tx-1")
+    c.ack(held, transaction="tx-1")
+    # ("waiting" is in flight by now: the ACK made room in the prefetch window.)
+    assert api.ok("DELETE", "/api/v1/queues/api.txdel")["deleted"] == "/queue/api.txdel"
+    assert "/queue/api.txdel was deleted" in c.listener.wait_error().headers["message"]
+    c.listener.wait_disconnected()  # the session closed and aborted tx-1
+    assert destination(api, "/queue/api.txdel") is None
+    assert node.died_unexpectedly() is None
+    # Nothing of the queue comes back after a crash: the held message's journal reference went
+    # with the deletion.
+    p.drop()
+    node.kill9()
+    node.restart()
+    assert destination(node.api(), "/queue/api.txdel") is None
+    assert th.drain_queue(node, clients, "/queue/api.txdel") == []
+
+
+def test_browse_reads_a_bounded_number_of_messages_back_from_the_journal(node, clients):
+    # After a restart no message is in memory: a page stops after 50 journal reads, or after the
+    # read that passes 4 MiB, and paging on from the last message shown reaches every message.
+    p = clients.new(node)
+    for i in range(120):
+        p.send("/queue/api.paged", f"m{i}", persistent=True)
+    mib = "b" * (1 << 20)
+    for i in range(6):
+        p.send("/queue/api.big", f"{i}{mib}", persistent=True)
+    p.drop()
+    node.kill9()
+    node.restart()
+    api = node.api()
+    seen, offset = [], 0
+    while offset < 120:
+        page = api.ok("GET", f"/api/v1/queues/api.paged/messages?offset={offset}&limit=500")
+        assert page["total"] == 120 and len(page["messages"]) == min(50, 120 - offset), page["limit"]
+        seen += [m["body_preview"] for m in page["messages"]]
+        offset += len(page["messages"])
+    assert seen == [f"m{i}" for i in range(120)]
+    page = api.ok("GET", "/api/v1/queues/api.big/messages?limit=50")
+    assert page["total"] == 6 and [m["body_preview"][0] for m in page["messages"]] == ["0", "1", "2", "3"]
+    # Browsing consumed nothing.
+    assert th.drain_queue(node, clients, "/queue/api.paged", expect_at_least=120) == [f"m{i}" for i in range(120)]

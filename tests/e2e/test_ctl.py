@@ -249,3 +249,37 @@ def test_help_lists_the_exit_codes_and_repeated_wrong_passwords_back_off(secure_
         assert ctl("queues", nodes=[url(active)], password="wrong").returncode == EXIT_AUTH
     r = ctl("queues", nodes=[url(active)])  # the right password, from an address backing off
     assert r.returncode == EXIT_AUTH and "too many failed logins from this address" in r.stderr, r.stderr
+
+
+def test_terminal_control_characters_from_clients_are_shown_escaped(secure_pair):
+    # Names, message ids and headers are whatever clients sent. Printed raw, an ESC sequence
+    # would recolour, clear or retitle the operator's terminal; tables and --headers show it
+    # escaped, while --json keeps the exact text (as valid JSON).
+    pair = secure_pair()
+    active = pair.wait_active()
+    queue = "/queue/ctl.\x1b[31mred"
+    c = th.Client(active, version="1.2")
+    c.connect()
+    try:
+        c.send(queue, "plain body", persistent=True,
+               headers={"message-id": "evil\x1b]0;pwned\x07-1", "x-csi": "a\u009b31mb"})
+    finally:
+        c.close_quietly()
+    nodes = both(pair)
+
+    r = ctl("queues", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "\x1b" not in r.stdout and "/queue/ctl.\\x1b[31mred " in r.stdout, r.stdout
+    r = ctl("browse", "ctl.\x1b[31mred", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout, r.stdout
+    assert "evil\\x1b]0;pwned\\x07-1" in r.stdout and "plain body" in r.stdout, r.stdout
+    r = ctl("browse", "ctl.\x1b[31mred", "--headers", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert not any(ch in r.stdout for ch in "\x1b\x07\u009b"), r.stdout
+    assert "  x-csi: a\\u009b31mb" in r.stdout and "evil\\x1b]0;pwned\\x07-1" in r.stdout, r.stdout
+
+    r = ctl("--json", "browse", "ctl.\x1b[31mred", nodes=nodes)
+    assert r.returncode == EXIT_OK, r.stderr
+    m = json.loads(r.stdout)["messages"][0]
+    assert m["message_id"] == "evil\x1b]0;pwned\x07-1" and m["headers"]["x-csi"] == "a\u009b31mb"

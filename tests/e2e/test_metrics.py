@@ -93,3 +93,33 @@ def test_label_values_with_quotes_and_backslashes_parse(start_broker, clients):
     clients.new(node).send(name, "x", persistent=True)
     m = node.api().metrics()
     assert value(m, "tandem_destination_depth", destination=name) == 1
+
+
+def test_destination_names_that_are_not_utf8_parse_with_a_replacement_character(start_broker, clients):
+    # STOMP header values are bytes; the broker keeps a destination name as sent. /metrics is
+    # UTF-8: such a name's bytes that are not well-formed UTF-8 become U+FFFD, and the page as
+    # a whole stays valid (decoded strictly here, not with the harness's errors="replace").
+    import http.client
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    node = start_broker(http=True)
+    raw = clients.raw(node)
+    assert raw.connect("1.2").command == "CONNECTED"
+    bad = b"/queue/caf\xc3\xa9.\xff\xfe.\xc3"  # well-formed, two stray bytes, a sequence cut short
+    raw.send_raw(b"SEND\ndestination:" + bad + b"\npersistent:true\nreceipt:r1\n\nx\x00")
+    assert raw.read_frame().command == "RECEIPT"
+    clients.new(node).send('/queue/plain"one', "y", persistent=True)
+
+    c = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=10)
+    try:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        body = r.read()
+    finally:
+        c.close()
+    assert r.status == 200
+    text = body.decode("utf-8")  # raises on any invalid byte
+    m = {f.name: f for f in text_string_to_metric_families(text)}
+    assert value(m, "tandem_destination_depth", destination="/queue/caf\u00e9.\ufffd\ufffd.\ufffd") == 1
+    assert value(m, "tandem_destination_depth", destination='/queue/plain"one') == 1

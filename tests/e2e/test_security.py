@@ -49,13 +49,27 @@ def refused(raw, frames=None):
     return errors[0]
 
 
-def first_message(broker, clients, destination):
-    """Sends SENTINEL as admin and returns the body of the first message the queue gives: FIFO
-    means anything stored before the sentinel would come first."""
+def drain(broker, clients, destination):
+    """Every body waiting in `destination`, consumed as admin up to a SENTINEL sent now: FIFO
+    means anything stored before the sentinel comes first."""
     consumer = login(broker, clients, "admin")
-    consumer.subscribe(destination, "check")
+    consumer.subscribe(destination, "drain")
     login(broker, clients, "admin").send(destination, "SENTINEL")
-    return consumer.listener.wait_for_body("SENTINEL")[0].body
+    bodies = [m.body for m in consumer.listener.wait_for_body("SENTINEL")]
+    return bodies[:bodies.index("SENTINEL")]
+
+
+def subscribe_durably_and_leave(broker, clients, name, client_id, topic, subscription):
+    """`name` makes the durable subscription (client_id, subscription) on `topic`, then
+    disconnects: messages are kept for it."""
+    c = login(broker, clients, name, client_id=client_id)
+    c.subscribe(topic, "d", headers={"activemq.subscriptionName": subscription})
+    c.disconnect()
+
+
+def first_message(broker, clients, destination):
+    """The body of the first message the queue gives ("SENTINEL" when nothing was stored)."""
+    return (drain(broker, clients, destination) + ["SENTINEL"])[0]
 
 
 # --- logins ---------------------------------------------------------------------------------
@@ -200,9 +214,7 @@ def test_a_refused_subscribe_is_an_error_and_takes_nothing(secure, clients):
 
 def test_a_durable_subscription_needs_read_permission_on_its_topic(secure, clients):
     durable = {"activemq.subscriptionName": "fx"}
-    app = login(secure, clients, "app", client_id="desk-1")
-    app.subscribe("/topic/fx.prices", "d", headers=durable)
-    app.disconnect()
+    subscribe_durably_and_leave(secure, clients, "app", "desk-1", "/topic/fx.prices", "fx")
     login(secure, clients, "admin").send("/topic/fx.prices", "while-away", persistent=True)
     back = login(secure, clients, "app", client_id="desk-1")
     back.subscribe("/topic/fx.prices", "d", headers=durable)
@@ -215,20 +227,92 @@ def test_a_durable_subscription_needs_read_permission_on_its_topic(secure, clien
     assert refused(r).get("message") == "user 'app' may not read from /topic/news"
 
 
-def test_deleting_a_durable_subscription_needs_read_permission_on_its_topic(secure, clients):
+def test_another_user_cannot_delete_a_durable_subscription_it_knows_the_names_of(secure, clients):
     durable = {"activemq.subscriptionName": "news"}
-    owner = login(secure, clients, "admin", client_id="desk-3")
-    owner.subscribe("/topic/news", "d", headers=durable)
-    owner.disconnect()
-    # Another user who knows the client id and the name tries to delete it (and its messages).
+    subscribe_durably_and_leave(secure, clients, "admin", "desk-3", "/topic/news", "news")
+    # Another user who knows the client id and the name tries to delete it (and its messages):
+    # durable subscriptions are each user's own, so there is none of that name for it.
     r = clients.raw(secure)
-    assert r.connect("1.2", {"login": "app", "passcode": "app-pw", "client-id": "desk-3"}).command == "CONNECTED"
+    assert r.connect("1.2", {"login": "everything", "passcode": "all-pw", "client-id": "desk-3"}).command == "CONNECTED"
     r.send_frame("UNSUBSCRIBE", {"id": "d", "activemq.subscriptionName": "news", "receipt": "r-del"})
-    assert refused(r).get("message") == "user 'app' may not read from /topic/news"
+    assert refused(r).get("message") == "no subscription with id 'd'"
     login(secure, clients, "admin").send("/topic/news", "kept", persistent=True)
     back = login(secure, clients, "admin", client_id="desk-3")
     back.subscribe("/topic/news", "d", headers=durable)
     assert back.listener.wait_for(1)[0].body == "kept"
+
+
+def test_durable_subscriptions_of_one_client_id_and_name_are_each_users_own(start_broker, clients):
+    # Two users with the same client-id and subscription name: another topic does not replace
+    # the first user's subscription (nor delete its messages); each has its own, listed as
+    # LOGIN:CLIENT-ID, and both survive a crash.
+    broker = start_broker(http=True, security=SECURITY)
+    durable = {"activemq.subscriptionName": "fx"}
+    subscribe_durably_and_leave(broker, clients, "app", "desk-1", "/topic/fx.prices", "fx")
+    login(broker, clients, "admin").send("/topic/fx.prices", "for-app", persistent=True)
+    subscribe_durably_and_leave(broker, clients, "everything", "desk-1", "/topic/other", "fx")
+    api = broker.api(user="admin", password=LOGINS["admin"])
+    subs = api.ok("GET", "/api/v1/subscriptions/durable")["subscriptions"]
+    assert sorted((s["client_id"], s["name"], s["topic"], s["depth"]) for s in subs) == [
+        ("app:desk-1", "fx", "/topic/fx.prices", 1), ("everything:desk-1", "fx", "/topic/other", 0)]
+    broker.kill9()
+    broker.restart()
+    back = login(broker, clients, "app", client_id="desk-1")
+    back.subscribe("/topic/fx.prices", "d", headers=durable)
+    assert back.listener.wait_for(1)[0].body == "for-app"
+    # The other user deletes its own; the first user's stays.
+    other = login(broker, clients, "everything", client_id="desk-1")
+    other.unsubscribe("d", headers=durable)
+    subs = broker.api(user="admin", password=LOGINS["admin"]).ok("GET", "/api/v1/subscriptions/durable")["subscriptions"]
+    assert [(s["client_id"], s["active"]) for s in subs] == [("app:desk-1", True)]
+
+
+def test_replacing_or_deleting_a_durable_subscription_needs_read_permission_on_its_topic(start_broker, clients):
+    # app made a durable subscription on a topic it may no longer read (its permissions changed
+    # at a restart). Moving the subscription to a topic it may read would delete the messages
+    # kept for the old one: refused, naming the old topic; so is deleting it.
+    before = th.user("app", "app-pw", read=["/topic/*.prices", "/topic/news"])
+    after = th.user("app", "app-pw", read=["/topic/news"])
+    admin = th.user("admin", "admin-pw", role="admin")
+    broker = start_broker(http=True, security=th.security(admin, before))
+    subscribe_durably_and_leave(broker, clients, "app", "desk-9", "/topic/fx.prices", "d")
+    login(broker, clients, "admin").send("/topic/fx.prices", "kept", persistent=True)
+
+    broker.terminate()
+    broker.config["security"] = th.security(admin, after)
+    with open(broker.config_path, "w") as f:
+        f.write(th.to_yaml(broker.config) + "\n")
+    broker.start()
+    for command, headers in (
+            ("SUBSCRIBE", {"id": "d", "destination": "/topic/news", "activemq.subscriptionName": "d"}),
+            ("UNSUBSCRIBE", {"id": "d", "activemq.subscriptionName": "d"})):
+        r = clients.raw(broker)
+        assert r.connect("1.2", {"login": "app", "passcode": "app-pw", "client-id": "desk-9"}).command == "CONNECTED"
+        r.send_frame(command, {**headers, "receipt": "r-1"})
+        err = refused(r)
+        assert err.get("message") == "user 'app' may not read from /topic/fx.prices", command
+        assert err.get("receipt-id") == "r-1"
+    subs = broker.api(user="admin", password="admin-pw").ok("GET", "/api/v1/subscriptions/durable")["subscriptions"]
+    assert [(s["client_id"], s["topic"], s["depth"]) for s in subs] == [("app:desk-9", "/topic/fx.prices", 1)]
+
+
+def test_duplicate_detection_keeps_each_users_producers_apart(secure, clients):
+    # Another user's PRODUCER:SEQ is not this user's: both messages are stored. A re-send by the
+    # same user (what the failover client does) is still a duplicate, after a crash too: the
+    # journal keeps the producer with its user.
+    app = login(secure, clients, "app")
+    everything = login(secure, clients, "everything")
+    everything.send("/queue/orders.dup", "everything-1", persistent=True, headers={"message-id": "p-7:1"})
+    app.send("/queue/orders.dup", "app-1", persistent=True, headers={"message-id": "p-7:1"})
+    app.send("/queue/orders.dup", "app-1 again", persistent=True, headers={"message-id": "p-7:1"})
+    app.send("/queue/orders.dup", "app-2", persistent=True, headers={"message-id": "p-7:2"})
+    secure.kill9()
+    secure.restart()
+    app = login(secure, clients, "app")
+    app.send("/queue/orders.dup", "app-2 after the crash", persistent=True, headers={"message-id": "p-7:2"})
+    everything = login(secure, clients, "everything")
+    everything.send("/queue/orders.dup", "everything-2", persistent=True, headers={"message-id": "p-7:2"})
+    assert drain(secure, clients, "/queue/orders.dup") == ["everything-1", "app-1", "app-2", "everything-2"]
 
 
 def test_dead_letter_queues_follow_the_same_rules(start_broker, clients):

@@ -160,7 +160,10 @@ export function create(ctx) {
   }
 
   function page(direction) {
-    offset = Math.max(0, offset + direction * limit);
+    // A page may hold fewer than `limit` messages (the node's journal-read budget): the next
+    // one starts after the last message shown.
+    const step = direction > 0 && messages.length ? messages.length : limit;
+    offset = Math.max(0, offset + direction * step);
     loadMessages();
   }
 

@@ -39,6 +39,21 @@ TEST_CASE("label values escape backslash, double quote and line feed", "[metrics
         std::string::npos);
 }
 
+TEST_CASE("label values replace bytes that are not well-formed UTF-8 with U+FFFD", "[metrics]") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  // Well-formed text, from one to four bytes a character, passes unchanged.
+  CHECK(prometheus_text::escape_label_value("/queue/caf\xC3\xA9-\xE2\x82\xAC-\xF0\x9F\x93\xA6") ==
+        "/queue/caf\xC3\xA9-\xE2\x82\xAC-\xF0\x9F\x93\xA6");
+  CHECK(prometheus_text::escape_label_value("/queue/\xFF") == "/queue/" + fffd);            // never a lead byte
+  CHECK(prometheus_text::escape_label_value("a\x80" "b") == "a" + fffd + "b");               // stray continuation
+  CHECK(prometheus_text::escape_label_value("a\xC3") == "a" + fffd);                        // cut short at the end
+  CHECK(prometheus_text::escape_label_value("\xC3\\") == fffd + "\\\\");                   // cut short by an escape
+  CHECK(prometheus_text::escape_label_value("\xC0\xAF") == fffd + fffd);                    // overlong '/'
+  CHECK(prometheus_text::escape_label_value("\xED\xA0\x80") == fffd + fffd + fffd);         // a surrogate
+  CHECK(prometheus_text::escape_label_value("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // past U+10FFFF
+  CHECK(prometheus_text::escape_label_value("\xE2\x82\"") == fffd + fffd + "\\\"");         // quote still escaped
+}
+
 TEST_CASE("HELP text escapes backslash and line feed but not quotes", "[metrics]") {
   CHECK(prometheus_text::escape_help("a \"b\" c\\d\ne") == "a \"b\" c\\\\d\\ne");
 }
