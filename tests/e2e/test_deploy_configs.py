@@ -28,11 +28,25 @@ def test_two_zone_example_config_is_valid(tmp_path, name):
                 .replace("/etc/tandem/tls/server.key", cert.key)
                 .replace("/var/lib/tandem/shared", str(tmp_path / "shared")))
     config = tmp_path / "broker.yaml"
+
+    # As shipped, the users' hashes are placeholders: the node must refuse to start, naming them.
     config.write_text(text)
-    r = subprocess.run([th.broker_binary(), "--check-config", str(config)], capture_output=True, text=True,
-                       timeout=30, stdin=subprocess.DEVNULL)
+    r = check_config(config)
+    assert r.returncode == 2 and "security.users[0].password_hash" in r.stderr, r.stdout + r.stderr
+
+    # With the hashes the guide tells operators to make, it is valid.
+    assert text.count('"REPLACE: tandem-ctl hash-password"') == 3
+    while '"REPLACE: tandem-ctl hash-password"' in text:
+        text = text.replace('"REPLACE: tandem-ctl hash-password"', f'"{th.hash_password("s3cret")}"', 1)
+    config.write_text(text)
+    r = check_config(config)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "configuration is valid" in r.stdout + r.stderr
+
+
+def check_config(path):
+    return subprocess.run([th.broker_binary(), "--check-config", str(path)], capture_output=True, text=True,
+                          timeout=30, stdin=subprocess.DEVNULL)
 
 
 def test_systemd_unit_runs_the_broker_on_the_guides_paths():
