@@ -1,5 +1,6 @@
 #include "storage/checkpoint.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -149,14 +150,16 @@ std::string encode(const message_index& index, const info& i) {
     end_ckpt_record(out, start, record_type::subscription);
     ++records;
   }
-  for (auto& [producer, seqs] : index.producers()) {
+  // Least recently sending first, so that loading them in this order restores which producer
+  // is forgotten next.
+  index.for_each_producer([&](const std::string& producer, const std::set<std::uint64_t>& seqs) {
     start = begin_record(out);
     put_str(out, producer);
     put_u32(out, static_cast<std::uint32_t>(seqs.size()));
     for (auto s : seqs) put_u64(out, s);
     end_ckpt_record(out, start, record_type::producer);
     ++records;
-  }
+  });
   start = begin_record(out);
   put_u64(out, messages);
   put_u64(out, records);
@@ -232,7 +235,7 @@ result<info> load(file_system& fs, const std::string& path, message_index& index
       case record_type::producer: {
         std::string producer(d.str());
         std::uint32_t n = d.u32();
-        for (std::uint32_t k = 0; k < n && d.ok(); ++k) index.note_producer(producer, d.u64(), UINT32_MAX);
+        for (std::uint32_t k = 0; k < n && d.ok(); ++k) index.note_producer(producer, d.u64(), UINT32_MAX, SIZE_MAX);
         break;
       }
       default:

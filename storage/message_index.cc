@@ -85,16 +85,29 @@ void message_index::remove_subscription(const std::string& container) {
   if (it != ids_.end()) remove_container(it->second);
 }
 
-void message_index::note_producer(std::string_view producer, std::uint64_t producer_seq, std::uint32_t window) {
+void message_index::note_producer(std::string_view producer, std::uint64_t producer_seq, std::uint32_t window,
+                                  std::size_t max_producers) {
   if (producer.empty()) return;
-  auto& seqs = producers_[std::string(producer)];
+  std::string name(producer);
+  auto it = producers_.find(name);
+  if (it == producers_.end()) {
+    it = producers_.emplace(name, producer_seqs{{}, producer_order_.end()}).first;
+    it->second.order = producer_order_.insert(producer_order_.end(), std::move(name));
+  } else {
+    producer_order_.splice(producer_order_.end(), producer_order_, it->second.order);  // now the newest
+  }
+  auto& seqs = it->second.seqs;
   seqs.insert(producer_seq);
   while (seqs.size() > window) seqs.erase(seqs.begin());  // keep the newest
+  while (producers_.size() > max_producers) {
+    producers_.erase(producer_order_.front());
+    producer_order_.pop_front();
+  }
 }
 
 bool message_index::is_duplicate(const std::string& producer, std::uint64_t producer_seq) const {
   auto it = producers_.find(producer);
-  return it != producers_.end() && it->second.count(producer_seq) > 0;
+  return it != producers_.end() && it->second.seqs.count(producer_seq) > 0;
 }
 
 void message_index::note_segment(std::uint64_t segment, std::uint64_t epoch, std::uint64_t bytes) {

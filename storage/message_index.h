@@ -7,6 +7,7 @@
 // Not thread-safe: owned by the store's caller thread (and by recovery before that).
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <set>
 #include <string>
@@ -58,7 +59,12 @@ class message_index {
   void add_subscription(const durable_subscription& s) { subscriptions_[s.container] = s; }
   void remove_subscription(const std::string& container);
 
-  void note_producer(std::string_view producer, std::uint64_t producer_seq, std::uint32_t window);
+  // Remembers `producer_seq` for duplicate detection: the newest `window` seqs of each producer,
+  // and at most `max_producers` producers, forgetting the one that sent least recently (every
+  // client and every run of a tool is a new producer: without a bound, a long-lived broker's
+  // memory and checkpoints would grow with every producer it ever saw).
+  void note_producer(std::string_view producer, std::uint64_t producer_seq, std::uint32_t window,
+                     std::size_t max_producers);
   bool is_duplicate(const std::string& producer, std::uint64_t producer_seq) const;
 
   void note_segment(std::uint64_t segment, std::uint64_t epoch, std::uint64_t bytes);
@@ -67,7 +73,12 @@ class message_index {
   const index_entry* find(std::uint64_t seq) const;
   const std::map<std::uint64_t, index_entry>& messages() const { return messages_; }
   const std::map<std::string, durable_subscription>& subscriptions() const { return subscriptions_; }
-  const std::unordered_map<std::string, std::set<std::uint64_t>>& producers() const { return producers_; }
+  // Every remembered producer with its seqs, the one that sent least recently first.
+  template <typename Fn>
+  void for_each_producer(Fn&& fn) const {
+    for (const auto& name : producer_order_) fn(name, producers_.at(name).seqs);
+  }
+  std::size_t producer_count() const { return producers_.size(); }
   std::map<std::uint64_t, segment_info>& segments() { return segments_; }
   const std::map<std::uint64_t, segment_info>& segments() const { return segments_; }
 
@@ -83,7 +94,12 @@ class message_index {
   std::vector<std::string> names_;
   std::unordered_map<std::string, container_id> ids_;
   std::map<std::string, durable_subscription> subscriptions_;
-  std::unordered_map<std::string, std::set<std::uint64_t>> producers_;
+  struct producer_seqs {
+    std::set<std::uint64_t> seqs;
+    std::list<std::string>::iterator order;  // its place in producer_order_
+  };
+  std::unordered_map<std::string, producer_seqs> producers_;
+  std::list<std::string> producer_order_;  // least recently noted first
   std::map<std::uint64_t, segment_info> segments_;
 };
 

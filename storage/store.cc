@@ -159,7 +159,7 @@ std::error_code store_impl::write(batch& b, completion done) {
     switch (op.kind) {
       case batch::op_kind::add: {
         const auto& m = op.message;
-        index_.note_producer(m.producer_id, m.producer_seq, options_.producer_window);
+        index_.note_producer(m.producer_id, m.producer_seq, options_.producer_window, options_.max_producers);
         if (m.containers.empty()) break;  // stored for nobody: dead on arrival
         index_entry e;
         e.segment = t.pos.segment;

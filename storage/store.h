@@ -137,6 +137,7 @@ struct store_options {
   double compact_below_live_ratio = 0.2;         // rewrite a segment's live messages when
                                                  // fewer than this fraction of its bytes live
   std::uint32_t producer_window = 4096;          // recent producer_seqs remembered per producer
+  std::size_t max_producers = 100000;            // producers remembered, least recently sending forgotten
   // Fencing: while this returns false the store writes and deletes nothing (the lease is not
   // provably held). Asked from the writer and maintenance threads; must be cheap and
   // thread-safe (e.g. a comparison of the monotonic clock with the lease's validity).
@@ -186,7 +187,8 @@ class store {
   virtual result<message_record> read_message(message_seq seq) = 0;
 
   // Duplicate detection: true if (producer_id, producer_seq) was already stored. The
-  // store remembers the newest `producer_window` seqs of every producer, across restarts.
+  // store remembers the newest `producer_window` seqs of each of the `max_producers`
+  // producers that sent most recently, across restarts.
   virtual bool is_duplicate(const std::string& producer_id, std::uint64_t producer_seq) const = 0;
 
   virtual store_stats stats() const = 0;

@@ -419,3 +419,35 @@ TEST_CASE("checkpoint_every_bytes below 16 MiB is the interval", "[store][checkp
   }
   REQUIRE(s->stats().checkpoints >= 2);  // 4 MiB written, 1 MiB apart
 }
+
+TEST_CASE("duplicate detection forgets the producer that sent least recently past max_producers",
+          "[store][dedup]") {
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system fs(disk);
+  auto o = options_for(dir);
+  o.max_producers = 3;
+  {
+    auto s = open_store(fs, o);
+    add_sync(*s, make_message("/queue/q", "a", "p1", 1));
+    add_sync(*s, make_message("/queue/q", "b", "p2", 1));
+    add_sync(*s, make_message("/queue/q", "c", "p3", 1));
+    add_sync(*s, make_message("/queue/q", "a2", "p1", 2));  // p1 sends again: p2 is now the oldest
+    add_sync(*s, make_message("/queue/q", "d", "p4", 1));   // a fourth producer: p2 is forgotten
+    REQUIRE_FALSE(s->is_duplicate("p2", 1));
+    REQUIRE(s->is_duplicate("p1", 1));
+    REQUIRE(s->is_duplicate("p3", 1));
+    REQUIRE(s->is_duplicate("p4", 1));
+    checkpoint_sync(*s);
+    crash(s, fs);
+  }
+  // The checkpoint keeps the order: after a restart p3 is the next to be forgotten.
+  auto s = open_store(fs, o);
+  REQUIRE(s->is_duplicate("p1", 2));
+  REQUIRE(s->is_duplicate("p3", 1));
+  add_sync(*s, make_message("/queue/q", "e", "p5", 1));
+  REQUIRE_FALSE(s->is_duplicate("p3", 1));
+  REQUIRE(s->is_duplicate("p1", 2));
+  REQUIRE(s->is_duplicate("p4", 1));
+  REQUIRE(s->is_duplicate("p5", 1));
+}
