@@ -69,6 +69,7 @@ void node::set_role(role r, std::uint64_t epoch, const std::string& reason) {
   }
   log::info("node", "{} is {} (epoch {}): {}", cfg_.node.name, to_string(r), epoch, reason);
   service_.role_changed(fmt::format("{} (epoch {}): {}", to_string(r), epoch, reason));
+  service_.slow_phase(r == role::activating);  // the journal's replay runs on the event loop
 }
 
 node_status node::status() const {

@@ -4,10 +4,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "common/log.h"
 
@@ -19,7 +22,11 @@ namespace {
 int connect_notify_socket(const std::string& name) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (name.size() >= sizeof(addr.sun_path) || (name[0] != '/' && name[0] != '@')) {
+  // A path needs its terminating NUL inside sun_path; an abstract name (its '@' becomes the
+  // leading NUL) may fill it.
+  const bool abstract = name[0] == '@';
+  if (name.size() > sizeof(addr.sun_path) || (!abstract && name.size() >= sizeof(addr.sun_path)) ||
+      (name[0] != '/' && !abstract)) {
     log::warn("node", "NOTIFY_SOCKET '{}' is not an absolute path or an @abstract name: systemd is not told "
               "when this node is ready", name);
     return -1;
@@ -45,8 +52,9 @@ std::chrono::microseconds watchdog_from_environment() {
     return std::chrono::microseconds(0);
   }
   char* end = nullptr;
+  errno = 0;
   long long value = std::strtoll(usec, &end, 10);
-  if (end == usec || *end != '\0' || value <= 0) {
+  if (end == usec || *end != '\0' || value <= 0 || errno == ERANGE) {
     log::warn("node", "WATCHDOG_USEC '{}' is not a positive number of microseconds: no watchdog pings", usec);
     return std::chrono::microseconds(0);
   }
@@ -78,9 +86,19 @@ service_notifier::~service_notifier() {
 
 void service_notifier::role_changed(std::string_view status) {
   if (fd_ < 0) return;
-  std::string message = ready_sent_ ? "" : "READY=1\n";
-  ready_sent_ = true;
-  send(message + "STATUS=" + one_line(status) + "\n");
+  // READY=1 rides along until a datagram carrying it was sent: a full notify queue must not
+  // lose it for good (systemd would time the start out).
+  const bool with_ready = !ready_sent_;
+  if (send(std::string(with_ready ? "READY=1\n" : "") + "STATUS=" + one_line(status) + "\n") && with_ready) {
+    ready_sent_ = true;
+  }
+}
+
+void service_notifier::slow_phase(bool on) {
+  if (fd_ < 0 || watchdog_.count() == 0 || on == slow_) return;
+  slow_ = on;
+  const auto timeout = on ? std::chrono::duration_cast<std::chrono::microseconds>(kSlowPhaseTimeout) : watchdog_;
+  send(fmt::format("WATCHDOG=1\nWATCHDOG_USEC={}\n", timeout.count()));
 }
 
 void service_notifier::stopping(std::string_view status) {
@@ -97,19 +115,23 @@ void service_notifier::start_watchdog() {
 
 void service_notifier::ping() {
   send("WATCHDOG=1\n");
-  timer_.expires_after(watchdog_ / 2);
+  // Half of systemd's timeout, at most every millisecond (a tiny WATCHDOG_USEC must not spin
+  // the event loop) and at least every hour (a huge one must not overflow the timer).
+  timer_.expires_after(std::clamp<std::chrono::microseconds>(watchdog_ / 2, std::chrono::milliseconds(1),
+                                                             std::chrono::hours(1)));
   timer_.async_wait([this](std::error_code ec) {
     if (!ec) ping();
   });
 }
 
-void service_notifier::send(std::string_view message) {
+bool service_notifier::send(std::string_view message) {
   // MSG_NOSIGNAL: systemd gone is no reason to die; MSG_DONTWAIT: never block the event loop.
-  if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return;
+  if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return true;
   if (!warned_) {
     warned_ = true;
     log::warn("node", "could not notify systemd through {}: {}", socket_name_, std::strerror(errno));
   }
+  return false;
 }
 
 }  // namespace tandem::broker

@@ -11,7 +11,8 @@
 //   STOPPING=1   when it begins a graceful stop
 //   WATCHDOG=1   every half of WATCHDOG_USEC (WatchdogSec= in the unit), from the event loop:
 //                a node whose loop hangs stops pinging, and systemd kills and restarts it (the
-//                peer takes over by the lease as after any crash)
+//                peer takes over by the lease as after any crash); raised to 10 minutes
+//                (WATCHDOG_USEC=) while the node activates and replays the journal
 //
 // Without NOTIFY_SOCKET (not started by systemd, or Type=simple) every call does nothing.
 // Event loop only.
@@ -39,19 +40,26 @@ class service_notifier {
   void stopping(std::string_view status);
   // Starts the WATCHDOG=1 pings if systemd asked for them (WATCHDOG_USEC for this process).
   void start_watchdog();
+  // While on, the watchdog's timeout is raised to kSlowPhaseTimeout (WATCHDOG_USEC=, systemd
+  // 236 and later): an activation replays the journal on the event loop, which on slow storage
+  // may take longer than WatchdogSec, and killing a node mid-takeover would only hand the peer
+  // the same replay. Off restores systemd's timeout.
+  void slow_phase(bool on);
+  static constexpr std::chrono::minutes kSlowPhaseTimeout{10};
 
   bool enabled() const { return fd_ >= 0; }
   std::chrono::microseconds watchdog_interval() const { return watchdog_; }
 
  private:
-  void send(std::string_view message);
+  bool send(std::string_view message);  // false if the datagram was not sent
   void ping();
 
   int fd_ = -1;              // a datagram socket connected to NOTIFY_SOCKET
   std::string socket_name_;  // for the one warning when a send fails
   bool ready_sent_ = false;
   bool warned_ = false;
-  std::chrono::microseconds watchdog_{0};
+  bool slow_ = false;
+  std::chrono::microseconds watchdog_{0};  // systemd's timeout; pings every half of it
   asio::steady_timer timer_;
 };
 

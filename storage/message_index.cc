@@ -85,24 +85,41 @@ void message_index::remove_subscription(const std::string& container) {
   if (it != ids_.end()) remove_container(it->second);
 }
 
+namespace {
+// A checkpoint's producer record: framing, the name's length and the seq count.
+constexpr std::uint64_t kProducerOverhead = 24;
+}  // namespace
+
 void message_index::note_producer(std::string_view producer, std::uint64_t producer_seq, std::uint32_t window,
                                   std::size_t max_producers) {
   if (producer.empty()) return;
   std::string name(producer);
   auto it = producers_.find(name);
   if (it == producers_.end()) {
+    producer_bytes_ += name.size() + kProducerOverhead;
     it = producers_.emplace(name, producer_seqs{{}, producer_order_.end()}).first;
     it->second.order = producer_order_.insert(producer_order_.end(), std::move(name));
   } else {
     producer_order_.splice(producer_order_.end(), producer_order_, it->second.order);  // now the newest
   }
   auto& seqs = it->second.seqs;
-  seqs.insert(producer_seq);
-  while (seqs.size() > window) seqs.erase(seqs.begin());  // keep the newest
+  if (seqs.insert(producer_seq).second) producer_bytes_ += 8;
+  while (seqs.size() > window) {  // keep the newest
+    seqs.erase(seqs.begin());
+    producer_bytes_ -= 8;
+  }
   while (producers_.size() > max_producers) {
-    producers_.erase(producer_order_.front());
+    auto oldest = producers_.find(producer_order_.front());
+    producer_bytes_ -= oldest->first.size() + kProducerOverhead + 8 * oldest->second.seqs.size();
+    producers_.erase(oldest);
     producer_order_.pop_front();
   }
+}
+
+std::uint64_t message_index::encoded_size_estimate() const {
+  std::uint64_t names = 0;
+  for (auto& n : names_) names += n.size() + 8;
+  return messages_.size() * 48 + producer_bytes_ + names + subscriptions_.size() * 128;
 }
 
 bool message_index::is_duplicate(const std::string& producer, std::uint64_t producer_seq) const {

@@ -41,6 +41,14 @@ struct segment_info {
 
 class message_index {
  public:
+  message_index() = default;
+  // Not copyable: the producers' places in producer_order_ are iterators into this object's
+  // own list. Moving keeps them valid.
+  message_index(const message_index&) = delete;
+  message_index& operator=(const message_index&) = delete;
+  message_index(message_index&&) = default;
+  message_index& operator=(message_index&&) = default;
+
   container_id intern(std::string_view name);
   const std::string& container_name(container_id id) const { return names_[id]; }
   const std::vector<std::string>& container_names() const { return names_; }
@@ -79,6 +87,9 @@ class message_index {
     for (const auto& name : producer_order_) fn(name, producers_.at(name).seqs);
   }
   std::size_t producer_count() const { return producers_.size(); }
+  // About the bytes a checkpoint of this index takes (messages, producers' windows, names,
+  // subscriptions): what a checkpoint costs to write.
+  std::uint64_t encoded_size_estimate() const;
   std::map<std::uint64_t, segment_info>& segments() { return segments_; }
   const std::map<std::uint64_t, segment_info>& segments() const { return segments_; }
 
@@ -100,6 +111,7 @@ class message_index {
   };
   std::unordered_map<std::string, producer_seqs> producers_;
   std::list<std::string> producer_order_;  // least recently noted first
+  std::uint64_t producer_bytes_ = 0;       // names plus 8 bytes per remembered seq
   std::map<std::uint64_t, segment_info> segments_;
 };
 

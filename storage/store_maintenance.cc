@@ -37,12 +37,12 @@ void store_impl::forget_deleted() {
 void store_impl::maybe_maintain() {
   forget_deleted();
   if (checkpoint_running_.load(std::memory_order_acquire)) return;
-  // A checkpoint costs about the size of the live index to write. Recovery (and so a takeover)
-  // reads the newest checkpoint and replays the journal after it: take one whenever the journal
-  // since the last has grown to 4x that cost, so a small backlog is replayed in tens of
-  // milliseconds while checkpoints add at most a quarter to the bytes written; never less often
-  // than every checkpoint_every_bytes.
-  const std::uint64_t index_bytes = index_.messages().size() * 48;
+  // A checkpoint costs about the size of the index to write (messages, producers' windows,
+  // names). Recovery (and so a takeover) reads the newest checkpoint and replays the journal
+  // after it: take one whenever the journal since the last has grown to 4x that cost, so a small
+  // backlog is replayed in tens of milliseconds while checkpoints add at most a quarter to the
+  // bytes written; never less often than every checkpoint_every_bytes.
+  const std::uint64_t index_bytes = index_.encoded_size_estimate();
   const std::uint64_t interval =
       std::min(options_.checkpoint_every_bytes, std::max(kMinCheckpointInterval, 4 * index_bytes));
   bool due = bytes_since_checkpoint_ >= interval;

@@ -278,7 +278,6 @@ void store_impl::apply(journal::record_type type, std::string_view payload, jour
               journal::to_string(type));
   };
   auto add = [&](const journal::message_meta& m, const std::vector<std::string_view>& containers) {
-    index_.note_producer(m.producer_id, m.producer_seq, options_.producer_window, options_.max_producers);
     index_.next_seq = std::max(index_.next_seq, m.seq + 1);
     index_entry e;
     e.segment = pos.segment;
@@ -301,6 +300,7 @@ void store_impl::apply(journal::record_type type, std::string_view payload, jour
     case record_type::message_added: {
       journal::message_meta m;
       if (!journal::decode_message_meta(payload, m)) return bad();
+      index_.note_producer(m.producer_id, m.producer_seq, options_.producer_window, options_.max_producers);
       add(m, m.containers);
       break;
     }

@@ -15,12 +15,13 @@ import tandem_harness as th
 
 
 class NotifySocket:
-    """The service manager's end: a bound AF_UNIX datagram socket, collecting messages."""
+    """The service manager's end: a bound AF_UNIX datagram socket, collecting messages.
+    `path` "@name" binds in the abstract namespace, as systemd may."""
 
     def __init__(self, path):
         self.path = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
+        self.sock.bind("\0" + self.path[1:] if self.path.startswith("@") else self.path)
         self.sock.setblocking(False)
         self.messages = []  # (monotonic time, {key: value})
 
@@ -75,6 +76,10 @@ def test_ready_status_watchdog_and_stopping_are_sent(tmp_path, notify):
         assert first["STATUS"].startswith("standby"), first  # ready as soon as it contends
         notify.wait(lambda f: f.get("STATUS", "").startswith("active"), "STATUS=active")
         assert notify.count("READY") == 1, "READY=1 is sent once"
+        # The activation (the journal's replay on the event loop) runs with a raised watchdog
+        # timeout, restored once the node serves.
+        usec = [f["WATCHDOG_USEC"] for _, f in notify.messages if "WATCHDOG_USEC" in f]
+        assert usec[:2] == ["600000000", "200000"], notify.messages[:8]
         # WATCHDOG_USEC 200 ms: pings every 100 ms from the event loop.
         before = notify.count("WATCHDOG")
         notify.wait(lambda f: notify.count("WATCHDOG") >= before + 3, "three more WATCHDOG=1")
@@ -124,3 +129,16 @@ def test_unusable_notify_socket_is_reported_and_the_broker_serves(tmp_path):
         assert "cannot reach NOTIFY_SOCKET" in b.log_text()
     finally:
         assert b.terminate() == 0
+
+
+@pytest.mark.limit(60)
+def test_abstract_notify_socket(tmp_path):
+    n = NotifySocket(f"@tandem-notify-test-{os.getpid()}")
+    try:
+        b = start(tmp_path, {"NOTIFY_SOCKET": n.path})
+        try:
+            n.wait(lambda f: f.get("READY") == "1", "READY=1 on an abstract socket")
+        finally:
+            assert b.terminate() == 0
+    finally:
+        n.close()

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "storage/checkpoint.h"
 #include "storage/journal_reader.h"
+#include "storage/message_index.h"
 #include "tests/unit/storage/store_test_support.h"
 
 using namespace tandem::storage;
@@ -450,4 +452,62 @@ TEST_CASE("duplicate detection forgets the producer that sent least recently pas
   REQUIRE(s->is_duplicate("p1", 2));
   REQUIRE(s->is_duplicate("p4", 1));
   REQUIRE(s->is_duplicate("p5", 1));
+}
+
+TEST_CASE("replaying a compaction copy does not change which producers are remembered", "[store][dedup]") {
+  // A compaction's copies are replayed when the checkpoint after them was not written; they
+  // are not new sends and must not make their producer the most recent one.
+  scratch_dir dir;
+  posix_file_system disk;
+  fault_injecting_file_system fs(disk);
+  auto o = options_for(dir);
+  o.segment_bytes = 32 * 1024;
+  o.max_producers = 2;
+  std::vector<message_seq> fillers;
+  {
+    auto s = open_store(fs, o);
+    add_sync(*s, make_message("/queue/keep", std::string(5000, 'k'), "p1", 1));
+    for (int i = 0; i < 60; ++i) fillers.push_back(add_sync(*s, make_message("/queue/a", std::string(500, 'f'))));
+    add_sync(*s, make_message("/queue/keep", "x", "p2", 1));
+    add_sync(*s, make_message("/queue/keep", "y", "p3", 1));
+    for (auto f : fillers) remove_sync(*s, "/queue/a", f);
+    INFO("checkpoints before the manual one: " << s->stats().checkpoints);
+    REQUIRE(s->stats().checkpoints == 0);
+    REQUIRE_FALSE(s->is_duplicate("p1", 1));
+    REQUIRE(s->is_duplicate("p2", 1));
+    REQUIRE(s->is_duplicate("p3", 1));
+    fs.fail_next(fault_op::rename, 1);  // the checkpoint after the compaction is not written
+    completions c;
+    REQUIRE_FALSE(s->checkpoint(c.make()));
+    c.wait_for(1);
+    REQUIRE(c.codes().front());
+    REQUIRE(s->stats().segments_compacted >= 1);
+    crash(s, fs);
+  }
+  auto s = open_store(fs, o);
+  CHECK_FALSE(s->is_duplicate("p1", 1));
+  CHECK(s->is_duplicate("p2", 1));
+  CHECK(s->is_duplicate("p3", 1));
+}
+
+TEST_CASE("the checkpoint cost estimate counts the producers' windows", "[store][checkpoint]") {
+  // The checkpoint interval is 4x this estimate: an estimate that missed the producers would
+  // checkpoint a store with few messages and many busy producers far too often.
+  message_index index;
+  for (int p = 0; p < 300; ++p) {
+    for (std::uint64_t seq = 1; seq <= 200; ++seq) {
+      index.note_producer("producer-" + std::to_string(p), seq, 100, 1000);
+    }
+  }
+  index.intern("/queue/a");
+  const auto actual = checkpoint::encode(index, checkpoint::info{}).size();
+  const auto estimate = index.encoded_size_estimate();
+  INFO("encoded " << actual << " bytes, estimated " << estimate);
+  REQUIRE(actual > 300 * 100 * 8);  // the windows are most of it
+  REQUIRE(estimate >= actual / 2);
+  REQUIRE(estimate <= actual * 2);
+  // Forgetting producers gives their bytes back.
+  for (int p = 0; p < 300; ++p) index.note_producer("other-" + std::to_string(p), 1, 100, 10);
+  REQUIRE(index.producer_count() == 10);
+  REQUIRE(index.encoded_size_estimate() < 10 * 64 + 64);
 }
