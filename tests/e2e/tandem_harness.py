@@ -6,6 +6,7 @@ Processes are stopped by PID only.
 """
 
 import base64
+import collections
 import ctypes
 import hashlib
 import http.client
@@ -45,11 +46,21 @@ def broker_binary():
     return path
 
 
+_handed_out = collections.deque(maxlen=256)  # ports free_port() returned lately
+
+
 def free_port():
-    """A TCP port that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago (bind to 0, read it, close), and not one this
+    process was handed lately: the kernel may offer a just-closed port again at once, and a
+    config asking for two ports (STOMP and HA) would then name the same one twice."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.append(port)
+            return port
+    raise AssertionError("no free TCP port on 127.0.0.1 that was not handed out lately")
 
 
 def wait_until(predicate, timeout=DEFAULT_TIMEOUT, interval=0.02, what="condition"):
