@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <fcntl.h>
 
@@ -139,21 +142,49 @@ node_client::node_client(node_options options)
 
 node_client::~node_client() = default;
 
+namespace {
+
+// The node answers 503 without a `role` when it is busy checking other passwords (at most two
+// at once), before acting on the request. That is worth a short wait and a retry, not an
+// "is standby" report; a standby's 503 always names its role.
+bool busy_checking_passwords(const httplib::Result& r) {
+  if (!r || r->status != 503) return false;
+  json body = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+  return !(body.is_object() && body.contains("role"));
+}
+
+// `started` is set to when the last attempt began, so a transport error is timed on its own.
+template <typename Call>
+httplib::Result with_busy_retries(std::chrono::steady_clock::time_point& started, Call&& call) {
+  constexpr int kAttempts = 4;
+  for (int attempt = 1;; ++attempt) {
+    started = std::chrono::steady_clock::now();
+    auto r = call();
+    if (attempt == kAttempts || !busy_checking_passwords(r)) return r;
+    long wait_s = 1;
+    if (r->has_header("Retry-After")) wait_s = std::clamp(std::atol(r->get_header_value("Retry-After").c_str()), 1L, 2L);
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));
+  }
+}
+
+}  // namespace
+
 outcome<json> node_client::get(const std::string& path) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = client_->Get(path.c_str());
+  std::chrono::steady_clock::time_point t0;
+  auto r = with_busy_retries(t0, [&] { return client_->Get(path.c_str()); });
   return finish("GET", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
 outcome<json> node_client::post(const std::string& path, const json& body) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = client_->Post(path.c_str(), body.dump(), "application/json");
+  std::chrono::steady_clock::time_point t0;
+  auto text = body.dump();
+  auto r = with_busy_retries(t0, [&] { return client_->Post(path.c_str(), text, "application/json"); });
   return finish("POST", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
 outcome<json> node_client::del(const std::string& path) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = client_->Delete(path.c_str());
+  std::chrono::steady_clock::time_point t0;
+  auto r = with_busy_retries(t0, [&] { return client_->Delete(path.c_str()); });
   return finish("DELETE", path, &r, std::chrono::steady_clock::now() - t0);
 }
 
@@ -186,9 +217,11 @@ outcome<json> node_client::finish(const std::string& method, const std::string& 
                             ? body["error"].get<std::string>()
                             : fmt::format("{} {} answered HTTP {}", method, path, r->status);
   if (r->status == 413) message = fmt::format("{}: {} {} was refused as too large (HTTP 413): {}", options_.url, method, path, message);
-  failure kind = r->status == 401 || r->status == 429 ? failure::unauthorized  // 429: failed logins, backing off
+  // 429: failed logins, backing off. A 503 that is not a standby's (still busy checking
+  // passwords after the retries) is an ordinary refusal.
+  failure kind = r->status == 401 || r->status == 429 ? failure::unauthorized
                  : r->status == 403 ? failure::forbidden
-                 : r->status == 503 ? failure::standby
+                 : r->status == 503 && !busy_checking_passwords(r) ? failure::standby
                                     : failure::refused;
   out.error = {kind, r->status, message, body.is_discarded() ? json() : body};
   return out;

@@ -105,7 +105,8 @@ tandem::error load_config_file(const std::string& path, const cli_given& cli, se
 }
 
 std::string node_state::name() const {
-  if (status.ok() && status.value->contains("node")) return (*status.value)["node"].get<std::string>();
+  if (status.ok() && status.value->contains("node") && (*status.value)["node"].is_string())
+    return (*status.value)["node"].get<std::string>();
   return url;
 }
 

@@ -283,3 +283,61 @@ def test_terminal_control_characters_from_clients_are_shown_escaped(secure_pair)
     assert r.returncode == EXIT_OK, r.stderr
     m = json.loads(r.stdout)["messages"][0]
     assert m["message_id"] == "evil\x1b]0;pwned\x07-1" and m["headers"]["x-csi"] == "a\u009b31mb"
+
+
+def _busy_node(busy_answers):
+    """An HTTP server standing in for a node whose password checks are all taken: it answers
+    the broker's 'busy' 503 (no `role`, Retry-After: 1) `busy_answers` times, then a status.
+    Provoking that on a real node depends on PBKDF2 timing, so the answer is replayed here."""
+    import http.server
+    import threading
+
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            calls.append(self.path)
+            if len(calls) <= busy_answers:
+                body, status = {"error": "too many password checks at once: try again in a moment"}, 503
+            else:
+                body, status = {"node": "node-1", "role": "active", "epoch": 7, "lease": {"holder": "node-1"}}, 200
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 503:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, calls
+
+
+def test_a_node_busy_checking_passwords_is_retried_and_never_reported_as_standby():
+    server, calls = _busy_node(busy_answers=2)
+    try:
+        node = f"http://127.0.0.1:{server.server_address[1]}"
+        r = ctl("status", "--json", nodes=[node], password="x")
+        assert r.returncode == EXIT_OK, r.stderr
+        assert json.loads(r.stdout)["active"] == "node-1"
+        assert len(calls) == 3, calls
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    server, calls = _busy_node(busy_answers=100)
+    try:
+        node = f"http://127.0.0.1:{server.server_address[1]}"
+        r = ctl("status", nodes=[node], password="x")
+        assert r.returncode == EXIT_API, (r.returncode, r.stderr)
+        assert "too many password checks at once" in r.stderr, r.stderr
+        assert "no node is active" not in r.stderr and "standby" not in r.stderr, r.stderr
+        assert len(calls) == 4, calls  # bounded: three retries, then the node's answer is reported
+    finally:
+        server.shutdown()
+        server.server_close()
