@@ -110,6 +110,10 @@ class store_impl final : public store {
   // Accounting. bytes_on_disk_ is also lowered by the writer thread when it deletes.
   std::atomic<std::int64_t> bytes_on_disk_{0};
   std::uint64_t bytes_since_checkpoint_ = 0;
+  // The newest checkpoint file, which bytes_on_disk_ counts; the next one replaces it whatever
+  // epoch wrote it. Set by recovery, then only on the writer thread.
+  std::string checkpoint_path_;
+  std::uint64_t checkpoint_file_bytes_ = 0;
   std::uint64_t next_checkpoint_ = 1;
   bool dirty_since_checkpoint_ = false;
   bool refused_full_ = false;  // an add was refused for space since the last accepted one

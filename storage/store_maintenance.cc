@@ -102,11 +102,16 @@ std::error_code store_impl::start_checkpoint(completion done) {
       return finish(s.code);
     }
     checkpoints_.fetch_add(1);
-    if (ci.number > 1) {
-      for (std::uint64_t n = ci.number - 1; n > 0; --n) {
-        if (fs_.remove(join_path(options_.directory, checkpoint::file_name(ci.epoch, n)))) break;
-      }
+    // The new checkpoint is durable: the previous one (perhaps an earlier epoch's, loaded at
+    // takeover) is no longer needed. Its bytes leave the store's size as the new one's enter.
+    std::string path = join_path(options_.directory, checkpoint::file_name(ci.epoch, ci.number));
+    if (!checkpoint_path_.empty() && checkpoint_path_ != path) {
+      if (auto s = fs_.remove(checkpoint_path_); s && s.code != std::errc::no_such_file_or_directory)
+        log::warn("journal", "cannot delete the previous checkpoint {}: {}", checkpoint_path_, s.describe());
     }
+    bytes_on_disk_ += static_cast<std::int64_t>(bytes->size()) - static_cast<std::int64_t>(checkpoint_file_bytes_);
+    checkpoint_path_ = std::move(path);
+    checkpoint_file_bytes_ = bytes->size();
     std::vector<std::uint64_t> removed;
     // A node that may have lost its lease deletes nothing: the new active may still need it.
     const bool fenced = !may_write();

@@ -94,6 +94,12 @@ status store_impl::recover() {
   for (auto& [epoch, number, path] : ckpts) {
     if (path != loaded_path) (void)fs_.remove(path);
   }
+  if (!loaded_path.empty()) {
+    auto st = fs_.stat(loaded_path);
+    checkpoint_path_ = loaded_path;
+    checkpoint_file_bytes_ = st ? st->size : 0;
+    bytes_on_disk_ += static_cast<std::int64_t>(checkpoint_file_bytes_);
+  }
   if (!ckpts.empty() && loaded == 0 && !segs.empty() && segs.front().segment > 1)
     log::error("journal", "no valid checkpoint and the journal starts at segment {}: replaying what is left; "
                "messages whose segments were reclaimed are lost", segs.front().segment);

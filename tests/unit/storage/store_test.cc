@@ -511,3 +511,45 @@ TEST_CASE("the checkpoint cost estimate counts the producers' windows", "[store]
   REQUIRE(index.producer_count() == 10);
   REQUIRE(index.encoded_size_estimate() < 10 * 64 + 64);
 }
+
+TEST_CASE("the store's size counts its checkpoint, and a takeover's first checkpoint replaces the old epoch's",
+          "[store][checkpoint][limit]") {
+  // Without zero-fill preallocation, so the files' sizes are exactly what was written.
+  scratch_dir dir;
+  no_zero_fill fs;
+  auto o = options_for(dir);
+  o.epoch = epoch_t(1);
+  // The checkpoint's marker record goes into the journal after the checkpoint completes; a
+  // later write's completion means it is on disk too.
+  auto bytes_in_dir = [&] {
+    std::uint64_t total = 0;
+    for (auto& n : dir.names("")) total += std::filesystem::file_size(dir.file(n));
+    return total;
+  };
+  {
+    auto s = open_store(fs, o);
+    for (int i = 0; i < 200; ++i) add_sync(*s, make_message("/queue/q", std::string(200, 'c'), "p", i));
+    checkpoint_sync(*s);
+    add_sync(*s, make_message("/queue/q", "after the marker", "p", 1000));
+    REQUIRE(dir.names("checkpoint-").size() == 1);
+    CHECK(s->stats().bytes_on_disk == bytes_in_dir());
+    add_sync(*s, make_message("/queue/q", "more", "p", 200));
+    checkpoint_sync(*s);
+    add_sync(*s, make_message("/queue/q", "after the marker", "p", 1000));
+    REQUIRE(dir.names("checkpoint-").size() == 1);
+    CHECK(s->stats().bytes_on_disk == bytes_in_dir());
+    s->close();  // its own checkpoint, the last of epoch 1
+  }
+  const auto old_checkpoint = dir.names("checkpoint-").front();
+
+  o.epoch = epoch_t(2);  // the other node takes over
+  auto s = open_store(fs, o);
+  add_sync(*s, make_message("/queue/q", "after takeover", "p", 201));
+  CHECK(s->stats().bytes_on_disk == bytes_in_dir());
+  checkpoint_sync(*s);
+  add_sync(*s, make_message("/queue/q", "after the marker", "p", 1001));
+  auto now = dir.names("checkpoint-");
+  REQUIRE(now.size() == 1);
+  CHECK(now.front() != old_checkpoint);
+  CHECK(s->stats().bytes_on_disk == bytes_in_dir());
+}
