@@ -121,7 +121,16 @@ def test_a_client_that_stops_sending_is_cut_off(node):
 def test_stopping_does_not_wait_for_a_client_trickling_bytes(node):
     s = socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
     try:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        # A whole request first, so the node has accepted the connection and a worker serves it
+        # (a connection still in the listen backlog at stop is simply reset: nothing to wait for).
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"ok\n"):
+            chunk = s.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the next request's head never ends
+        time.sleep(0.5)  # the worker is reading it
         node._expected_exit = True
         node.proc.send_signal(15)
         # One header byte a second would keep the request going for a minute.
