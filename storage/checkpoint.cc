@@ -246,6 +246,7 @@ result<info> load(file_system& fs, const std::string& path, message_index& index
   });
   if (!r) return r.err();
   if (!have_header) return corrupt(path, "no header record");
+  i.file_bytes = data->size();
   return i;
 }
 

@@ -38,6 +38,7 @@ struct info {
   std::uint64_t number = 0;
   std::uint64_t epoch = 0;
   journal::position covers;  // replay starts here
+  std::uint64_t file_bytes = 0;  // load(): the file's size
 };
 
 // "checkpoint-<epoch:10>-<number:20>.ckpt": the epoch keeps a stale writer's checkpoint from

@@ -10,6 +10,7 @@ container_id message_index::intern(std::string_view name) {
   auto id = static_cast<container_id>(names_.size());
   names_.emplace_back(name);
   ids_.emplace(names_.back(), id);
+  name_bytes_ += name.size() + 8;
   return id;
 }
 
@@ -117,9 +118,7 @@ void message_index::note_producer(std::string_view producer, std::uint64_t produ
 }
 
 std::uint64_t message_index::encoded_size_estimate() const {
-  std::uint64_t names = 0;
-  for (auto& n : names_) names += n.size() + 8;
-  return messages_.size() * 48 + producer_bytes_ + names + subscriptions_.size() * 128;
+  return messages_.size() * 48 + producer_bytes_ + name_bytes_ + subscriptions_.size() * 128;
 }
 
 bool message_index::is_duplicate(const std::string& producer, std::uint64_t producer_seq) const {

@@ -103,6 +103,7 @@ class message_index {
 
   std::map<std::uint64_t, index_entry> messages_;
   std::vector<std::string> names_;
+  std::uint64_t name_bytes_ = 0;  // names_ as a checkpoint writes them (name + 8 each)
   std::unordered_map<std::string, container_id> ids_;
   std::map<std::string, durable_subscription> subscriptions_;
   struct producer_seqs {

@@ -66,7 +66,7 @@ status store_impl::recover() {
   // that covers more of an older epoch's log than the takeover sealed was written by a
   // stale writer after the takeover and is not trusted.
   journal::position from{0, 0};
-  std::uint64_t loaded = 0, ckpt_epoch = 0, max_number = 0;
+  std::uint64_t loaded = 0, ckpt_epoch = 0, max_number = 0, loaded_bytes = 0;
   std::string loaded_path;
   for (auto& [epoch, number, path] : ckpts) {
     max_number = std::max(max_number, number);
@@ -89,17 +89,15 @@ status store_impl::recover() {
     loaded = number;
     ckpt_epoch = r->epoch;
     loaded_path = path;
+    loaded_bytes = r->file_bytes;
   }
   next_checkpoint_ = max_number + 1;
   for (auto& [epoch, number, path] : ckpts) {
     if (path != loaded_path) (void)fs_.remove(path);
   }
-  if (!loaded_path.empty()) {
-    auto st = fs_.stat(loaded_path);
-    checkpoint_path_ = loaded_path;
-    checkpoint_file_bytes_ = st ? st->size : 0;
-    bytes_on_disk_ += static_cast<std::int64_t>(checkpoint_file_bytes_);
-  }
+  checkpoint_path_ = loaded_path;
+  checkpoint_file_bytes_ = loaded_bytes;
+  bytes_on_disk_ += static_cast<std::int64_t>(loaded_bytes);
   if (!ckpts.empty() && loaded == 0 && !segs.empty() && segs.front().segment > 1)
     log::error("journal", "no valid checkpoint and the journal starts at segment {}: replaying what is left; "
                "messages whose segments were reclaimed are lost", segs.front().segment);

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <thread>
 #include <cstring>
 #include <fcntl.h>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -144,23 +144,28 @@ node_client::~node_client() = default;
 
 namespace {
 
-// The node answers 503 without a `role` when it is busy checking other passwords (at most two
-// at once), before acting on the request. That is worth a short wait and a retry, not an
-// "is standby" report; a standby's 503 always names its role.
+// Every 503 about a node's role names the role (broker/ADMIN_API.md); the one that does not
+// means the node is busy checking other passwords (at most two at once) and did nothing yet.
+bool names_a_role(const json& body) { return body.is_object() && body.contains("role"); }
+
 bool busy_checking_passwords(const httplib::Result& r) {
-  if (!r || r->status != 503) return false;
-  json body = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
-  return !(body.is_object() && body.contains("role"));
+  return r && r->status == 503 && !names_a_role(json::parse(r->body, nullptr, /*allow_exceptions=*/false));
 }
 
-// `started` is set to when the last attempt began, so a transport error is timed on its own.
+struct answer {
+  httplib::Result result;
+  std::chrono::steady_clock::duration took;  // of the last attempt, so a transport error is timed on its own
+};
+
+// A busy node is worth a short wait and a retry (up to three), not an "is standby" report.
 template <typename Call>
-httplib::Result with_busy_retries(std::chrono::steady_clock::time_point& started, Call&& call) {
+answer with_busy_retries(Call&& call) {
   constexpr int kAttempts = 4;
   for (int attempt = 1;; ++attempt) {
-    started = std::chrono::steady_clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     auto r = call();
-    if (attempt == kAttempts || !busy_checking_passwords(r)) return r;
+    const auto took = std::chrono::steady_clock::now() - t0;
+    if (attempt == kAttempts || !busy_checking_passwords(r)) return {std::move(r), took};
     long wait_s = 1;
     if (r->has_header("Retry-After")) wait_s = std::clamp(std::atol(r->get_header_value("Retry-After").c_str()), 1L, 2L);
     std::this_thread::sleep_for(std::chrono::seconds(wait_s));
@@ -170,22 +175,19 @@ httplib::Result with_busy_retries(std::chrono::steady_clock::time_point& started
 }  // namespace
 
 outcome<json> node_client::get(const std::string& path) {
-  std::chrono::steady_clock::time_point t0;
-  auto r = with_busy_retries(t0, [&] { return client_->Get(path.c_str()); });
-  return finish("GET", path, &r, std::chrono::steady_clock::now() - t0);
+  auto a = with_busy_retries([&] { return client_->Get(path.c_str()); });
+  return finish("GET", path, &a.result, a.took);
 }
 
 outcome<json> node_client::post(const std::string& path, const json& body) {
-  std::chrono::steady_clock::time_point t0;
-  auto text = body.dump();
-  auto r = with_busy_retries(t0, [&] { return client_->Post(path.c_str(), text, "application/json"); });
-  return finish("POST", path, &r, std::chrono::steady_clock::now() - t0);
+  const auto text = body.dump();
+  auto a = with_busy_retries([&] { return client_->Post(path.c_str(), text, "application/json"); });
+  return finish("POST", path, &a.result, a.took);
 }
 
 outcome<json> node_client::del(const std::string& path) {
-  std::chrono::steady_clock::time_point t0;
-  auto r = with_busy_retries(t0, [&] { return client_->Delete(path.c_str()); });
-  return finish("DELETE", path, &r, std::chrono::steady_clock::now() - t0);
+  auto a = with_busy_retries([&] { return client_->Delete(path.c_str()); });
+  return finish("DELETE", path, &a.result, a.took);
 }
 
 outcome<json> node_client::finish(const std::string& method, const std::string& path, const void* raw,
@@ -221,7 +223,7 @@ outcome<json> node_client::finish(const std::string& method, const std::string& 
   // passwords after the retries) is an ordinary refusal.
   failure kind = r->status == 401 || r->status == 429 ? failure::unauthorized
                  : r->status == 403 ? failure::forbidden
-                 : r->status == 503 && !busy_checking_passwords(r) ? failure::standby
+                 : r->status == 503 && names_a_role(body) ? failure::standby
                                     : failure::refused;
   out.error = {kind, r->status, message, body.is_discarded() ? json() : body};
   return out;

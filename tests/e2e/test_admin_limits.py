@@ -121,19 +121,20 @@ def test_a_client_that_stops_sending_is_cut_off(node):
 def test_stopping_does_not_wait_for_a_client_trickling_bytes(node):
     s = socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
     try:
-        # A whole request first, so the node has accepted the connection and a worker serves it
-        # (a connection still in the listen backlog at stop is simply reset: nothing to wait for).
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        # Wait until a worker reads this request's body: the node answers "100 Continue" to
+        # the head (a connection still in the listen backlog at stop would simply be reset,
+        # with nothing left to close). Then the body trickles.
+        s.sendall(b"POST /api/v1/send HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tandem-Request: 1\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
         answer = b""
-        while not answer.endswith(b"ok\n"):
+        while b"\r\n\r\n" not in answer:
             chunk = s.recv(4096)
             assert chunk, answer
             answer += chunk
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the next request's head never ends
-        time.sleep(0.5)  # the worker is reading it
+        assert answer.startswith(b"HTTP/1.1 100"), answer
         node._expected_exit = True
         node.proc.send_signal(15)
-        # One header byte a second would keep the request going for a minute.
+        # One body byte a second would keep the request going for a minute.
         deadline = time.monotonic() + 60
         while node.proc.poll() is None and time.monotonic() < deadline:
             try:
